@@ -1,0 +1,2 @@
+//! AWS glue shared by the functions (in progress).
+#![forbid(unsafe_code)]
