@@ -4,8 +4,29 @@
 //! - [`decode`] takes the invocation payload as JSON and returns a [`Trigger`].
 //! - S3 / SNS / SQS keys are form-URL-encoded (`+` is a space, then percent-decoding);
 //!   EventBridge and CloudTrail-SNS-notification keys are not.
+//!
+//! Shapes understood (fixtures in `shared/tests/fixtures/triggers/`):
+//! - S3 event notification (`Records[].eventSource == "aws:s3"`), one or many records; only
+//!   `ObjectCreated:*` records give work, the others are counted in `ignored_messages`.
+//! - EventBridge (`source == "aws.s3"`): `Object Created` gives work, other detail types are counted.
+//! - SNS (`Records[].EventSource == "aws:sns"`): `Sns.Message` is a JSON string holding an S3 event,
+//!   a CloudTrail delivery notification (`{"s3Bucket":…,"s3ObjectKey":[…]}`) or an `s3:TestEvent`.
+//! - SQS (`Records[].eventSource == "aws:sqs"`): `body` holds any message SNS can carry, an SNS
+//!   envelope around one (SNS→SQS without raw delivery), or an EventBridge event. A message whose
+//!   body cannot be decoded fails alone (see [`Trigger::failed_messages`]), so one poison message
+//!   does not send the good ones of its batch back to the queue.
+//! - S3 Batch Operations jobs, invocation schema 1.0 and 2.0.
+//! - `s3:TestEvent`, on its own or inside SNS / SQS.
+//!
+//! Nothing here panics on input: every unexpected shape is a [`TriggerError`].
+
+mod batch;
+mod message;
 
 use serde::Serialize;
+use serde_json::Value;
+
+use message::{MessageShape, WrapperDepth};
 
 /// One S3 object a function has to act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,7 +50,10 @@ pub enum TriggerSource {
     Sqs,
     CloudTrailSnsNotification,
     /// S3 Batch Operations: the response must list a result per task id.
-    S3Batch { invocation_id: String, invocation_schema_version: String },
+    S3Batch {
+        invocation_id: String,
+        invocation_schema_version: String,
+    },
     /// `s3:TestEvent` (sent when a notification is configured): acknowledged, nothing to do.
     TestEvent,
 }
@@ -42,12 +66,24 @@ pub struct WorkItem {
     pub item_id: Option<String>,
 }
 
+/// An SQS message whose body could not be decoded. It must be reported in `batchItemFailures`
+/// (so it is retried and finally reaches the dead-letter queue) — never acknowledged silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedMessage {
+    /// The SQS message id.
+    pub item_id: String,
+    /// Why the body was rejected (for the log line).
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trigger {
     pub source: TriggerSource,
     pub items: Vec<WorkItem>,
     /// Messages inside the payload that carried no object (test events inside SQS, …), counted.
     pub ignored_messages: usize,
+    /// SQS only: messages that could not be decoded; the caller lists them as batch item failures.
+    pub failed_messages: Vec<FailedMessage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +95,234 @@ pub enum TriggerError {
 }
 
 /// Decodes an invocation payload.
-pub fn decode(_payload: &serde_json::Value) -> Result<Trigger, TriggerError> {
-    todo!("intake helper")
+pub fn decode(payload: &Value) -> Result<Trigger, TriggerError> {
+    let Some(object) = payload.as_object() else {
+        return Err(TriggerError::Unrecognised(format!(
+            "expected a JSON object, got {}",
+            message::json_kind(payload)
+        )));
+    };
+    if let Some(records) = object.get("Records") {
+        return decode_records(records);
+    }
+    if object.contains_key("invocationSchemaVersion") {
+        return batch::decode(payload);
+    }
+    let decoded = message::decode(payload, WrapperDepth::Outermost)?;
+    let source = match decoded.shape {
+        MessageShape::S3Event => TriggerSource::S3Notification,
+        MessageShape::EventBridge => TriggerSource::EventBridge,
+        MessageShape::CloudTrailNotification => TriggerSource::CloudTrailSnsNotification,
+        MessageShape::TestEvent => TriggerSource::TestEvent,
+        // Unreachable: an SNS envelope is only accepted inside an SQS body.
+        MessageShape::SnsControl => TriggerSource::Sns,
+    };
+    Ok(Trigger {
+        source,
+        items: decoded
+            .objects
+            .into_iter()
+            .map(|object| WorkItem {
+                object,
+                item_id: None,
+            })
+            .collect(),
+        ignored_messages: decoded.ignored,
+        failed_messages: Vec::new(),
+    })
+}
+
+/// `{"Records":[…]}`: an S3 notification, or SNS / SQS records, told apart by their event source.
+fn decode_records(records: &Value) -> Result<Trigger, TriggerError> {
+    let records = records.as_array().ok_or_else(|| TriggerError::Malformed {
+        shape: "Records",
+        detail: format!(
+            "`Records` must be an array, got {}",
+            message::json_kind(records)
+        ),
+    })?;
+    let Some(first) = records.first() else {
+        return Err(TriggerError::Malformed {
+            shape: "Records",
+            detail: "`Records` is empty: no event source to recognise".into(),
+        });
+    };
+    let source = record_event_source(first).ok_or_else(|| {
+        TriggerError::Unrecognised("`Records[0]` has no `eventSource` / `EventSource`".into())
+    })?;
+    // One invocation comes from one event source mapping; a mix means a hand-made payload.
+    for (index, record) in records.iter().enumerate() {
+        if record_event_source(record) != Some(source) {
+            return Err(TriggerError::Malformed {
+                shape: "Records",
+                detail: format!(
+                    "record {index} does not have the event source {source:?} of record 0"
+                ),
+            });
+        }
+    }
+    match source {
+        "aws:s3" => {
+            let decoded = message::decode_s3_records(records)?;
+            Ok(Trigger {
+                source: TriggerSource::S3Notification,
+                items: decoded
+                    .objects
+                    .into_iter()
+                    .map(|object| WorkItem {
+                        object,
+                        item_id: None,
+                    })
+                    .collect(),
+                ignored_messages: decoded.ignored,
+                failed_messages: Vec::new(),
+            })
+        }
+        "aws:sns" => decode_sns_records(records),
+        "aws:sqs" => decode_sqs_records(records),
+        other => Err(TriggerError::Unrecognised(format!(
+            "records from event source {other:?}"
+        ))),
+    }
+}
+
+fn record_event_source(record: &Value) -> Option<&str> {
+    record
+        .get("eventSource")
+        .or_else(|| record.get("EventSource"))
+        .and_then(Value::as_str)
+}
+
+fn decode_sns_records(records: &[Value]) -> Result<Trigger, TriggerError> {
+    let mut items = Vec::new();
+    let mut ignored = 0;
+    let mut shapes = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        let text = record
+            .get("Sns")
+            .and_then(|sns| sns.get("Message"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| TriggerError::Malformed {
+                shape: "SNS",
+                detail: format!("record {index} has no string `Sns.Message`"),
+            })?;
+        let inner: Value = serde_json::from_str(text).map_err(|error| TriggerError::Malformed {
+            shape: "SNS",
+            detail: format!("record {index}: `Sns.Message` is not JSON: {error}"),
+        })?;
+        let decoded = message::decode(&inner, WrapperDepth::InsideSns)?;
+        shapes.push(decoded.shape);
+        ignored += decoded.ignored;
+        items.extend(decoded.objects.into_iter().map(|object| WorkItem {
+            object,
+            item_id: None,
+        }));
+    }
+    let all = |shape: MessageShape| shapes.iter().all(|s| *s == shape);
+    let source = if all(MessageShape::CloudTrailNotification) {
+        TriggerSource::CloudTrailSnsNotification
+    } else if all(MessageShape::TestEvent) {
+        TriggerSource::TestEvent
+    } else {
+        TriggerSource::Sns
+    };
+    Ok(Trigger {
+        source,
+        items,
+        ignored_messages: ignored,
+        failed_messages: Vec::new(),
+    })
+}
+
+fn decode_sqs_records(records: &[Value]) -> Result<Trigger, TriggerError> {
+    let mut items = Vec::new();
+    let mut ignored = 0;
+    let mut failed = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        // Without a message id nothing can be reported per message: the whole batch fails.
+        let message_id = record
+            .get("messageId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TriggerError::Malformed {
+                shape: "SQS",
+                detail: format!("record {index} has no string `messageId`"),
+            })?;
+        match decode_sqs_body(record) {
+            Ok(decoded) => {
+                ignored += decoded.ignored;
+                items.extend(decoded.objects.into_iter().map(|object| WorkItem {
+                    object,
+                    item_id: Some(message_id.to_owned()),
+                }));
+            }
+            Err(error) => failed.push(FailedMessage {
+                item_id: message_id.to_owned(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+    Ok(Trigger {
+        source: TriggerSource::Sqs,
+        items,
+        ignored_messages: ignored,
+        failed_messages: failed,
+    })
+}
+
+fn decode_sqs_body(record: &Value) -> Result<message::Decoded, TriggerError> {
+    let body =
+        record
+            .get("body")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TriggerError::Malformed {
+                shape: "SQS",
+                detail: "no string `body`".into(),
+            })?;
+    let inner: Value = serde_json::from_str(body).map_err(|error| TriggerError::Malformed {
+        shape: "SQS",
+        detail: format!("`body` is not JSON: {error}"),
+    })?;
+    message::decode(&inner, WrapperDepth::InsideSqs)
 }
 
 /// Form-URL decoding of an S3 notification key: `+` is a space, then percent-decoding (UTF-8).
-pub fn decode_s3_key(_encoded: &str) -> Result<String, TriggerError> {
-    todo!("intake helper")
+///
+/// Stricter than most decoders on purpose: a `%` not followed by two hex digits cannot come out of
+/// S3's encoder, so it means the key was not encoded; guessing would fetch the wrong object.
+pub fn decode_s3_key(encoded: &str) -> Result<String, TriggerError> {
+    let malformed = |detail: String| TriggerError::Malformed {
+        shape: "S3 key",
+        detail,
+    };
+    let bytes = encoded.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => {
+                decoded.push(b' ');
+                index += 1;
+            }
+            b'%' => {
+                let hex = bytes.get(index + 1..index + 3).and_then(|pair| {
+                    let high = (pair[0] as char).to_digit(16)?;
+                    let low = (pair[1] as char).to_digit(16)?;
+                    u8::try_from(high * 16 + low).ok()
+                });
+                let Some(byte) = hex else {
+                    return Err(malformed(format!(
+                        "invalid percent escape at byte {index} of {encoded:?}"
+                    )));
+                };
+                decoded.push(byte);
+                index += 3;
+            }
+            other => {
+                decoded.push(other);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded)
+        .map_err(|_| malformed(format!("{encoded:?} does not decode to valid UTF-8")))
 }
