@@ -14,7 +14,12 @@ pub struct MetricLine {
 
 impl MetricLine {
     pub fn new(namespace: &'static str) -> Self {
-        Self { namespace, dimensions: Vec::new(), counts: Vec::new(), properties: Map::new() }
+        Self {
+            namespace,
+            dimensions: Vec::new(),
+            counts: Vec::new(),
+            properties: Map::new(),
+        }
     }
 
     /// A dimension. Keep cardinality bounded (function name, rule id, finding code — never a key).
@@ -44,8 +49,11 @@ impl MetricLine {
             doc.insert((*k).to_owned(), json!(v));
         }
         let dims: Vec<&str> = self.dimensions.iter().map(|(k, _)| k.as_str()).collect();
-        let metrics: Vec<Value> =
-            self.counts.iter().map(|(k, _)| json!({"Name": k, "Unit": "Count"})).collect();
+        let metrics: Vec<Value> = self
+            .counts
+            .iter()
+            .map(|(k, _)| json!({"Name": k, "Unit": "Count"}))
+            .collect();
         doc.insert(
             "_aws".to_owned(),
             json!({

@@ -16,7 +16,10 @@ pub struct ReaderLimits {
 
 impl Default for ReaderLimits {
     fn default() -> Self {
-        Self { max_decompressed_bytes: 2 << 30, max_record_bytes: 32 << 20 }
+        Self {
+            max_decompressed_bytes: 2 << 30,
+            max_record_bytes: 32 << 20,
+        }
     }
 }
 

@@ -1,1 +1,71 @@
-//! End-to-end test harness (in progress).
+//! End-to-end test harness: a real local AWS stand-in (`moto_server`) on a free loopback port,
+//! SDK clients pointed at it, and the real function binaries run under `cargo lambda watch`'s
+//! Lambda runtime API emulator and invoked with `cargo lambda invoke`.
+//!
+//! Every process started here listens on 127.0.0.1 only and is killed (by PID) when its guard
+//! drops, also when a test fails.
+
+pub mod events;
+mod lambda;
+mod moto;
+pub mod time;
+
+pub use lambda::{LambdaWatch, function_binary};
+pub use moto::Moto;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A fixture under `tests/fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    workspace_root().join("tests/fixtures").join(rel)
+}
+
+/// Gzips `data` the way CloudTrail delivers files.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("in-memory gzip");
+    enc.finish().expect("in-memory gzip")
+}
+
+/// Finds an executable on PATH, or fails the test with how to install it (never a silent skip).
+pub fn require_tool(name: &str, install_hint: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "`{name}` is not on PATH; install it with: {install_hint} (the README's test command does this)"
+    );
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released; the race is acceptable for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Waits until something accepts TCP connections on `port`.
+pub fn wait_for_port(port: u16, timeout: std::time::Duration, what: &str) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within {timeout:?}");
+}

@@ -1,2 +1,15 @@
-//! AWS glue shared by the functions (in progress).
+//! AWS glue shared by the trailwatch functions and the CLI.
+//!
+//! Everything here touches the AWS SDK or the Lambda environment; CloudTrail knowledge lives in
+//! `trailwatch_shared`, which has no SDK dependency.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod intake;
+pub mod logging;
+pub mod s3_read;
+pub mod sdk;
+pub mod sns;
+
+pub use logging::init_tracing;
+pub use sdk::{load_sdk_config, s3_client};

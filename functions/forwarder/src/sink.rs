@@ -1,0 +1,204 @@
+//! Where batches go: CloudWatch Logs in production, a counting sink in benchmarks.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+
+use crate::batch::{LogEvent, rejected_by_service};
+
+/// What the destination did with one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkReport {
+    pub accepted: usize,
+    /// Refused by the service (`rejectedLogEventsInfo`).
+    pub rejected: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("PutLogEvents to {group}/{stream} failed: {detail}")]
+pub struct SinkError {
+    pub group: String,
+    pub stream: String,
+    pub detail: String,
+}
+
+pub trait LogSink: Send + Sync + 'static {
+    /// Sends one batch (already within every API limit, sorted by time) to `stream`.
+    fn put(
+        &self,
+        stream: &str,
+        batch: Vec<LogEvent>,
+    ) -> impl Future<Output = Result<SinkReport, SinkError>> + Send;
+}
+
+/// CloudWatch Logs `PutLogEvents`, creating the stream on first use.
+pub struct CloudWatchSink {
+    client: aws_sdk_cloudwatchlogs::Client,
+    group: String,
+    /// Streams known to exist, kept across invocations of a warm container.
+    known_streams: Mutex<HashSet<String>>,
+}
+
+/// Extra attempts on top of the SDK's own retries (which already back off on throttling/5xx).
+const EXTRA_ATTEMPTS: u32 = 3;
+
+impl CloudWatchSink {
+    pub fn new(client: aws_sdk_cloudwatchlogs::Client, group: String) -> Self {
+        Self {
+            client,
+            group,
+            known_streams: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn err(&self, stream: &str, detail: String) -> SinkError {
+        SinkError {
+            group: self.group.clone(),
+            stream: stream.to_owned(),
+            detail,
+        }
+    }
+
+    async fn ensure_stream(&self, stream: &str) -> Result<(), SinkError> {
+        match self
+            .client
+            .create_log_stream()
+            .log_group_name(&self.group)
+            .log_stream_name(stream)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Another invocation created it first: that is the outcome we wanted.
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
+            Err(e) => Err(self.err(
+                stream,
+                format!(
+                    "CreateLogStream: {}",
+                    aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)
+                ),
+            )),
+        }?;
+        self.known_streams
+            .lock()
+            .expect("poisoned")
+            .insert(stream.to_owned());
+        Ok(())
+    }
+}
+
+impl LogSink for CloudWatchSink {
+    async fn put(&self, stream: &str, batch: Vec<LogEvent>) -> Result<SinkReport, SinkError> {
+        let len = batch.len();
+        let events: Vec<InputLogEvent> = batch
+            .into_iter()
+            .map(|e| {
+                InputLogEvent::builder()
+                    .timestamp(e.timestamp_ms)
+                    .message(e.message)
+                    .build()
+                    .expect("timestamp and message are set")
+            })
+            .collect();
+        if !self
+            .known_streams
+            .lock()
+            .expect("poisoned")
+            .contains(stream)
+        {
+            self.ensure_stream(stream).await?;
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .put_log_events()
+                .log_group_name(&self.group)
+                .log_stream_name(stream)
+                .set_log_events(Some(events.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    let rejected = out
+                        .rejected_log_events_info()
+                        .map(|r| {
+                            rejected_by_service(
+                                len,
+                                r.too_new_log_event_start_index(),
+                                r.too_old_log_event_end_index(),
+                                r.expired_log_event_end_index(),
+                            )
+                        })
+                        .unwrap_or(0);
+                    if rejected > 0 {
+                        tracing::warn!(stream, rejected, info = ?out.rejected_log_events_info(),
+                            "CloudWatch Logs rejected events of a batch");
+                    }
+                    return Ok(SinkReport {
+                        accepted: len - rejected,
+                        rejected,
+                    });
+                }
+                Err(e)
+                    if e.code() == Some("ResourceNotFoundException")
+                        && attempt <= EXTRA_ATTEMPTS =>
+                {
+                    // The stream was deleted, or never existed although we thought so.
+                    self.ensure_stream(stream).await?;
+                }
+                Err(e) if is_transient(&e) && attempt <= EXTRA_ATTEMPTS => {
+                    let delay = Duration::from_millis(200 * 2u64.pow(attempt));
+                    tracing::warn!(stream, attempt, ?delay, error = %aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e), "PutLogEvents retry");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => {
+                    return Err(self.err(
+                        stream,
+                        aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn is_transient<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(se) => matches!(
+            se.err().code(),
+            Some("ThrottlingException" | "ServiceUnavailableException" | "InternalFailure")
+        ),
+        _ => false,
+    }
+}
+
+/// Counts what it is given; for benchmarks of the forwarder path without the network.
+#[derive(Debug, Default)]
+pub struct CountingSink {
+    pub events: std::sync::atomic::AtomicU64,
+    pub bytes: std::sync::atomic::AtomicU64,
+    pub batches: std::sync::atomic::AtomicU64,
+}
+
+impl LogSink for CountingSink {
+    async fn put(&self, _stream: &str, batch: Vec<LogEvent>) -> Result<SinkReport, SinkError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bytes: usize = batch.iter().map(|e| e.message.len()).sum();
+        self.events.fetch_add(batch.len() as u64, Relaxed);
+        self.bytes.fetch_add(bytes as u64, Relaxed);
+        self.batches.fetch_add(1, Relaxed);
+        Ok(SinkReport {
+            accepted: batch.len(),
+            rejected: 0,
+        })
+    }
+}
