@@ -36,6 +36,14 @@ where
         tracing::info!("s3:TestEvent acknowledged; nothing to do");
         return Ok(json!({"status": "test-event"}));
     }
+    for bad in &trigger.failed_messages {
+        tracing::error!(message_id = %bad.item_id, reason = %bad.reason, "undecodable SQS message");
+    }
+    let undecodable: Vec<String> = trigger
+        .failed_messages
+        .iter()
+        .map(|m| m.item_id.clone())
+        .collect();
     let total = trigger.items.len();
     let results: Vec<(Option<String>, ObjectRef, Result<(), String>)> =
         futures::stream::iter(trigger.items.into_iter().map(|item| {
@@ -62,6 +70,7 @@ where
                 .iter()
                 .filter(|(_, _, r)| r.is_err())
                 .filter_map(|(id, _, _)| id.clone())
+                .chain(undecodable)
                 .collect();
             failed.sort();
             failed.dedup();
@@ -106,5 +115,104 @@ where
                 Err(ItemsFailed { total, failures })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailwatch_shared::trigger::{FailedMessage, WorkItem};
+
+    fn item(key: &str, id: Option<&str>) -> WorkItem {
+        WorkItem {
+            object: ObjectRef {
+                bucket: "b".into(),
+                key: key.into(),
+                size: None,
+                version_id: None,
+            },
+            item_id: id.map(str::to_owned),
+        }
+    }
+
+    fn trigger(source: TriggerSource, items: Vec<WorkItem>) -> Trigger {
+        Trigger {
+            source,
+            items,
+            ignored_messages: 0,
+            failed_messages: vec![],
+        }
+    }
+
+    async fn fail_on_bad(o: ObjectRef) -> Result<(), String> {
+        if o.key.contains("bad") {
+            Err(format!("{} broke", o.key))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn direct_invocation_fails_when_any_object_fails() {
+        let t = trigger(
+            TriggerSource::S3Notification,
+            vec![item("good", None), item("bad", None)],
+        );
+        let err = run_items(t, 2, fail_on_bad).await.unwrap_err();
+        assert_eq!(err.failures.len(), 1);
+        assert!(err.to_string().contains("s3://b/bad: bad broke"), "{err}");
+        let ok = trigger(TriggerSource::EventBridge, vec![item("good", None)]);
+        assert_eq!(run_items(ok, 2, fail_on_bad).await.unwrap()["status"], "ok");
+    }
+
+    #[tokio::test]
+    async fn sqs_reports_only_failed_and_undecodable_messages() {
+        let mut t = trigger(
+            TriggerSource::Sqs,
+            vec![
+                item("good", Some("m1")),
+                item("bad", Some("m2")),
+                item("bad2", Some("m2")),
+            ],
+        );
+        t.failed_messages.push(FailedMessage {
+            item_id: "m3".into(),
+            reason: "not JSON".into(),
+        });
+        let v = run_items(t, 3, fail_on_bad).await.unwrap();
+        assert_eq!(
+            v,
+            json!({"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn s3_batch_answers_per_task() {
+        let t = trigger(
+            TriggerSource::S3Batch {
+                invocation_id: "inv".into(),
+                invocation_schema_version: "1.0".into(),
+            },
+            vec![item("good", Some("t1")), item("bad", Some("t2"))],
+        );
+        let v = run_items(t, 1, fail_on_bad).await.unwrap();
+        assert_eq!(v["invocationId"], "inv");
+        assert_eq!(v["results"].as_array().unwrap().len(), 2);
+        let codes: Vec<&str> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["resultCode"].as_str().unwrap())
+            .collect();
+        assert!(codes.contains(&"Succeeded") && codes.contains(&"TemporaryFailure"));
+    }
+
+    #[tokio::test]
+    async fn test_event_is_acknowledged_without_work() {
+        let t = trigger(TriggerSource::TestEvent, vec![]);
+        let v = run_items(t, 1, |_o: ObjectRef| async { Err::<(), _>("must not run") })
+            .await
+            .unwrap();
+        assert_eq!(v["status"], "test-event");
     }
 }
