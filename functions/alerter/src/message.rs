@@ -1,0 +1,303 @@
+//! One SNS publish, assembled within SNS's size limit.
+//!
+//! Every alert is published with `MessageStructure: json`: the e-mail text under `default` and
+//! `email`, and one machine-readable JSON document (as a string, as SNS requires) under `sqs`,
+//! `lambda` and `https`. The text appears twice and the JSON three times, each escaped once more
+//! inside the envelope, and SNS counts the whole request (message, subject, attributes) against
+//! 256 KiB. So the sizes here are computed on the escaped form, exactly as serde_json writes it,
+//! and [`assemble`] checks the final envelope before handing it out.
+
+use serde_json::json;
+
+/// SNS's limit for one publish: message, subject and attributes together (256 KiB).
+pub const SNS_MAX_PUBLISH_BYTES: usize = 256 * 1024;
+/// Room left for what we cannot measure exactly (request framing SNS may count).
+const SAFETY_MARGIN_BYTES: usize = 1024;
+/// The e-mail text is cut beyond this many escaped bytes: a reader gains nothing past it, and
+/// the machine-readable copies need the room.
+pub const MAX_TEXT_ESCAPED_BYTES: usize = 64 * 1024;
+/// `{"default":…,"email":…,"sqs":…,"lambda":…,"https":…}` without the five values' contents.
+const ENVELOPE_OVERHEAD_BYTES: usize = 64;
+
+/// SNS message attributes, for subscription filter policies (e.g. page only on CRITICAL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertAttributes {
+    pub rule_id: String,
+    pub severity: String,
+    pub account: String,
+    pub region: String,
+}
+
+impl AlertAttributes {
+    /// `(name, value)` pairs, all of SNS data type `String`. Empty values (SNS rejects them)
+    /// become `unknown`.
+    pub fn pairs(&self) -> [(&'static str, &str); 4] {
+        fn non_empty(v: &str) -> &str {
+            if v.is_empty() { "unknown" } else { v }
+        }
+        [
+            ("rule_id", non_empty(&self.rule_id)),
+            ("severity", non_empty(&self.severity)),
+            ("account", non_empty(&self.account)),
+            ("region", non_empty(&self.region)),
+        ]
+    }
+
+    fn wire_bytes(&self) -> usize {
+        self.pairs()
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + "String".len())
+            .sum()
+    }
+}
+
+/// Everything one `sns:Publish` sends.
+#[derive(Debug, Clone)]
+pub struct AlertMessage {
+    pub subject: String,
+    /// The e-mail text as sent (possibly truncated, with a note saying so).
+    pub text: String,
+    /// The machine-readable JSON document as sent to `sqs`/`lambda`/`https` subscribers.
+    pub machine_json: String,
+    /// The `Message` parameter: the `MessageStructure: json` envelope.
+    pub message: String,
+    pub attributes: AlertAttributes,
+    /// Whether the text had to be cut to fit.
+    pub text_truncated: bool,
+}
+
+impl AlertMessage {
+    /// Bytes SNS counts for this publish (message + subject + attributes).
+    pub fn publish_bytes(&self) -> usize {
+        self.message.len() + self.subject.len() + self.attributes.wire_bytes()
+    }
+}
+
+/// Builds the machine-readable JSON for a given budget: it must return a document whose
+/// *escaped* length ([`json_string_len`]) is at most the budget, dropping detail as needed.
+pub trait MachineBody {
+    fn render(&self, max_escaped_bytes: usize) -> String;
+}
+
+/// Assembles the publish: cuts the text if needed, gives the rest of the budget to the
+/// machine-readable copies, and verifies the total.
+pub fn assemble(
+    subject: String,
+    text: &str,
+    machine: &dyn MachineBody,
+    attributes: AlertAttributes,
+) -> AlertMessage {
+    let budget = SNS_MAX_PUBLISH_BYTES.saturating_sub(
+        subject.len() + attributes.wire_bytes() + SAFETY_MARGIN_BYTES + ENVELOPE_OVERHEAD_BYTES,
+    );
+    let mut text_cap = MAX_TEXT_ESCAPED_BYTES.min(budget / 4);
+    loop {
+        let (text_sent, text_truncated) = truncate_to_escaped_len(text, text_cap);
+        let text_len = json_string_len(&text_sent);
+        let machine_cap = budget.saturating_sub(2 * text_len) / 3;
+        let machine_json = machine.render(machine_cap);
+        let message = json!({
+            "default": text_sent,
+            "email": text_sent,
+            "sqs": machine_json,
+            "lambda": machine_json,
+            "https": machine_json,
+        })
+        .to_string();
+        let out = AlertMessage {
+            subject: subject.clone(),
+            text: text_sent,
+            machine_json,
+            message,
+            attributes: attributes.clone(),
+            text_truncated,
+        };
+        if out.publish_bytes() + SAFETY_MARGIN_BYTES <= SNS_MAX_PUBLISH_BYTES || text_cap < 1024 {
+            return out;
+        }
+        // A MachineBody that overshot its budget: give it more room by halving the text.
+        text_cap /= 2;
+    }
+}
+
+/// Length of `s` as a JSON string literal, quotes included, exactly as serde_json writes it.
+pub fn json_string_len(s: &str) -> usize {
+    2 + s.bytes().map(escaped_byte_len).sum::<usize>()
+}
+
+fn escaped_byte_len(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+        0x00..=0x1f => 6,
+        _ => 1,
+    }
+}
+
+/// `text` cut so that its JSON string literal is at most `max_escaped` bytes, on a UTF-8
+/// character boundary (preferring a line end), followed by a note saying what was cut.
+pub fn truncate_to_escaped_len(text: &str, max_escaped: usize) -> (String, bool) {
+    if json_string_len(text) <= max_escaped {
+        return (text.to_owned(), false);
+    }
+    let note_for = |omitted: usize| {
+        format!(
+            "\n\n[trailwatch: this message was cut here to fit the 256 KiB SNS limit; {omitted} more bytes \
+             were not sent. The log file named above holds every event.]\n"
+        )
+    };
+    // Reserve room for the note with the widest possible number; a budget too small for the
+    // note (never the case for SNS sizes) gets the bare cut.
+    let reserve = json_string_len(&note_for(text.len())) - 2;
+    let with_note = max_escaped >= reserve + 2;
+    let room = if with_note {
+        max_escaped - reserve
+    } else {
+        max_escaped
+    };
+    let mut used = 2;
+    let mut cut = 0;
+    for (i, c) in text.char_indices() {
+        let mut buf = [0u8; 4];
+        let w: usize = c.encode_utf8(&mut buf).bytes().map(escaped_byte_len).sum();
+        if used + w > room {
+            break;
+        }
+        used += w;
+        cut = i + c.len_utf8();
+    }
+    // End on a whole line when one is close, so an event is not cut mid-field.
+    if let Some(nl) = text[..cut].rfind('\n')
+        && cut - nl < 2048
+    {
+        cut = nl;
+    }
+    let mut out = String::with_capacity(cut + reserve);
+    out.push_str(&text[..cut]);
+    if with_note {
+        out.push_str(&note_for(text.len() - cut));
+    }
+    (out, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(String);
+    impl MachineBody for Fixed {
+        fn render(&self, max: usize) -> String {
+            assert!(
+                json_string_len(&self.0) <= max,
+                "test body larger than budget {max}"
+            );
+            self.0.clone()
+        }
+    }
+
+    fn attrs() -> AlertAttributes {
+        AlertAttributes {
+            rule_id: "SecurityHub:CloudWatch.2".into(),
+            severity: "MEDIUM".into(),
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    #[test]
+    fn escaped_length_matches_serde_json_exactly() {
+        for s in [
+            "",
+            "plain",
+            "quote\" back\\slash",
+            "nl\ncr\rtab\t",
+            "\u{0}\u{1f}\u{8}\u{c}",
+            "é漢🚨",
+            "\u{7f}",
+        ] {
+            assert_eq!(
+                json_string_len(s),
+                serde_json::to_string(s).unwrap().len(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_messages_are_sent_whole_in_every_protocol_key() {
+        let m = assemble(
+            "[LOW] x: 1 event in a r".into(),
+            "body\ntext",
+            &Fixed(r#"{"a":1}"#.into()),
+            attrs(),
+        );
+        assert!(!m.text_truncated);
+        let v: serde_json::Value = serde_json::from_str(&m.message).unwrap();
+        assert_eq!(v["default"], "body\ntext");
+        assert_eq!(v["email"], "body\ntext");
+        for k in ["sqs", "lambda", "https"] {
+            let inner: serde_json::Value = serde_json::from_str(v[k].as_str().unwrap()).unwrap();
+            assert_eq!(inner["a"], 1);
+        }
+        assert_eq!(v.as_object().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn truncation_respects_utf8_boundaries_and_says_so() {
+        // Multi-byte characters and escapes everywhere, so any byte-based cut would split one.
+        let text = "é\"漢\n🚨".repeat(40_000);
+        for cap in [1000usize, 4096, 65_536] {
+            let (out, cut) = truncate_to_escaped_len(&text, cap);
+            assert!(cut);
+            assert!(
+                json_string_len(&out) <= cap,
+                "cap {cap}: {}",
+                json_string_len(&out)
+            );
+            assert!(out.contains("cut here to fit the 256 KiB SNS limit"));
+            // A String is valid UTF-8 by construction; check the kept part is a prefix of the input.
+            let kept = &out[..out.find("\n\n[trailwatch").unwrap()];
+            assert!(text.starts_with(kept));
+        }
+    }
+
+    #[test]
+    fn a_budget_smaller_than_the_note_still_holds() {
+        let (out, cut) = truncate_to_escaped_len(&"é\n".repeat(100), 21);
+        assert!(cut);
+        assert!(json_string_len(&out) <= 21);
+        assert!(out.starts_with("é"));
+    }
+
+    #[test]
+    fn huge_text_is_cut_and_the_whole_publish_fits_the_sns_limit() {
+        let text = "x\"y\\z é\n".repeat(200_000); // ~2 MB, heavy escaping
+        let m = assemble("[HIGH] s".into(), &text, &Fixed("{}".into()), attrs());
+        assert!(m.text_truncated);
+        assert!(m.publish_bytes() <= SNS_MAX_PUBLISH_BYTES);
+        assert!(m.message.len() <= SNS_MAX_PUBLISH_BYTES);
+        let v: serde_json::Value = serde_json::from_str(&m.message).unwrap();
+        assert!(
+            v["email"]
+                .as_str()
+                .unwrap()
+                .ends_with("holds every event.]\n")
+        );
+    }
+
+    #[test]
+    fn attributes_are_never_empty() {
+        let a = AlertAttributes {
+            rule_id: "r".into(),
+            severity: "LOW".into(),
+            account: String::new(),
+            region: String::new(),
+        };
+        let pairs = a.pairs();
+        assert_eq!(pairs[2], ("account", "unknown"));
+        assert_eq!(pairs[3], ("region", "unknown"));
+        assert_eq!(
+            pairs.map(|p| p.0),
+            ["rule_id", "severity", "account", "region"]
+        );
+    }
+}
