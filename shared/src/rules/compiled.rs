@@ -1,0 +1,244 @@
+//! A rule set compiled for evaluation: one shared projection for all JSON rules (the record is
+//! scanned once, whatever the number of rules) and an index by `eventName` / `eventSource`.
+
+use std::collections::{HashMap, HashSet};
+
+use super::RuleDef;
+use crate::pattern::json::projection::{Bits, exact_text};
+use crate::pattern::json::{Expr, Projection, Step};
+use crate::pattern::{FilterPattern, PatternError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("rule {id}: {source}")]
+    Pattern {
+        id: String,
+        #[source]
+        source: PatternError,
+    },
+    #[error("rule id {0:?} is used by more than one rule")]
+    DuplicateId(String),
+    #[error("a rule has an empty id")]
+    EmptyId,
+    #[error("rule {id}: threshold must be at least 1")]
+    ZeroThreshold { id: String },
+}
+
+/// How one rule is evaluated.
+#[derive(Debug)]
+enum Eval {
+    /// JSON rule: its expression over the shared projection, atom ids offset by `atom_base`.
+    Json { expr: Expr, atom_base: u32 },
+    /// Unstructured or space-delimited rule: on the raw record text.
+    Text,
+}
+
+/// Which rules a record must evaluate, by the literal values they require.
+#[derive(Debug, Default)]
+struct Index {
+    /// Slot of `$.eventName` / `$.eventSource` in the projection, when some rule is indexed on it.
+    name_slot: Option<u32>,
+    source_slot: Option<u32>,
+    by_name: HashMap<Box<str>, Vec<u32>>,
+    by_source: HashMap<Box<str>, Vec<u32>>,
+    /// Rules evaluated on every record.
+    always: Vec<u32>,
+}
+
+/// A compiled, enabled rule set.
+#[derive(Debug)]
+pub struct CompiledRules {
+    rules: Vec<RuleDef>,
+    patterns: Vec<FilterPattern>,
+    evals: Vec<Eval>,
+    projection: Projection,
+    index: Index,
+}
+
+impl CompiledRules {
+    /// Compiles the enabled rules (disabled ones are dropped). Fails on the first invalid
+    /// pattern, naming the rule, or on a duplicate id.
+    pub fn compile(defs: Vec<RuleDef>) -> Result<Self, RuleError> {
+        let mut seen = HashSet::new();
+        let mut rules = Vec::new();
+        let mut patterns = Vec::new();
+        for def in defs {
+            if def.id.trim().is_empty() {
+                return Err(RuleError::EmptyId);
+            }
+            if !seen.insert(def.id.clone()) {
+                return Err(RuleError::DuplicateId(def.id));
+            }
+            if def.threshold == 0 {
+                return Err(RuleError::ZeroThreshold { id: def.id });
+            }
+            if !def.enabled {
+                continue;
+            }
+            let pattern =
+                FilterPattern::parse(&def.pattern).map_err(|source| RuleError::Pattern {
+                    id: def.id.clone(),
+                    source,
+                })?;
+            rules.push(def);
+            patterns.push(pattern);
+        }
+
+        // One projection over the atoms of every JSON rule.
+        let mut all_atoms = Vec::new();
+        let mut evals = Vec::with_capacity(patterns.len());
+        for p in &patterns {
+            match p.json() {
+                Some(j) => {
+                    let atom_base = u32::try_from(all_atoms.len()).expect("atom count fits u32");
+                    all_atoms.extend(j.atoms.iter().cloned());
+                    evals.push(Eval::Json {
+                        expr: j.expr.clone(),
+                        atom_base,
+                    });
+                }
+                None => evals.push(Eval::Text),
+            }
+        }
+        let projection = Projection::build(&all_atoms);
+
+        let name_path = [Step::Key("eventName".into())];
+        let source_path = [Step::Key("eventSource".into())];
+        let mut index = Index {
+            name_slot: projection.slot_of(&name_path),
+            source_slot: projection.slot_of(&source_path),
+            ..Index::default()
+        };
+        for (i, (p, eval)) in patterns.iter().zip(&evals).enumerate() {
+            let i = i as u32;
+            let atoms = p.json().map(|j| j.atoms.as_slice()).unwrap_or_default();
+            let literals = |path: &[Step]| match eval {
+                Eval::Json { expr, .. } => required_literals(expr, atoms, path),
+                Eval::Text => None,
+            };
+            if let Some(names) = literals(&name_path) {
+                for n in names {
+                    index.by_name.entry(n.into()).or_default().push(i);
+                }
+            } else if let Some(sources) = literals(&source_path) {
+                for s in sources {
+                    index.by_source.entry(s.into()).or_default().push(i);
+                }
+            } else {
+                index.always.push(i);
+            }
+        }
+        for list in index
+            .by_name
+            .values_mut()
+            .chain(index.by_source.values_mut())
+        {
+            list.sort_unstable();
+            list.dedup();
+        }
+        Ok(CompiledRules {
+            rules,
+            patterns,
+            evals,
+            projection,
+            index,
+        })
+    }
+
+    /// The enabled rules, in order; `evaluate` reports indices into this slice.
+    pub fn rules(&self) -> &[RuleDef] {
+        &self.rules
+    }
+
+    /// The compiled pattern of rule `i`.
+    pub fn pattern(&self, i: usize) -> &FilterPattern {
+        &self.patterns[i]
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Evaluates every rule on one record (its raw JSON text, or any log message). `matched` is
+    /// cleared, then receives the indices of the matching rules in ascending order.
+    ///
+    /// The record is scanned once for all JSON rules; rules that require a literal `eventName`
+    /// (or `eventSource`) value other than the record's are not evaluated at all.
+    pub fn evaluate(&self, record_json: &str, matched: &mut Vec<usize>) {
+        matched.clear();
+        let n = self.rules.len();
+        let mut candidates = Bits::new(n);
+        for &r in &self.index.always {
+            candidates.set(r as usize);
+        }
+        let mut state = self.projection.new_state();
+        let index = &self.index;
+        let is_json = self
+            .projection
+            .scan(record_json, &mut state, |slot, value| {
+                let map = if Some(slot) == index.name_slot {
+                    &index.by_name
+                } else if Some(slot) == index.source_slot {
+                    &index.by_source
+                } else {
+                    return;
+                };
+                if let Some(rules) = value.text().and_then(|t| map.get(t)) {
+                    for &r in rules {
+                        candidates.set(r as usize);
+                    }
+                }
+            });
+        for (i, eval) in self.evals.iter().enumerate() {
+            let hit = match eval {
+                Eval::Text => self.patterns[i].matches(record_json),
+                Eval::Json { expr, atom_base } => {
+                    is_json
+                        && candidates.get(i)
+                        && expr.eval(&|a| self.projection.holds(&state, atom_base + a))
+                }
+            };
+            if hit {
+                matched.push(i);
+            }
+        }
+    }
+}
+
+/// The finite set of values `path` must hold (as an exact `=` literal) for `expr` to be true,
+/// or `None` if the expression can hold without one.
+///
+/// For `&&` we take the smallest requirement of one operand rather than intersecting them: with
+/// wildcard or duplicate-key records a selector can reach several nodes, and an intersection
+/// could then exclude a record that does match. A union for `||` needs every operand constrained.
+fn required_literals<'a>(
+    expr: &Expr,
+    atoms: &'a [crate::pattern::json::Atom],
+    path: &[Step],
+) -> Option<Vec<&'a str>> {
+    match expr {
+        Expr::Atom(a) => {
+            let atom = &atoms[*a as usize];
+            if atom.steps == path {
+                exact_text(&atom.test).map(|t| vec![t])
+            } else {
+                None
+            }
+        }
+        Expr::And(xs) => xs
+            .iter()
+            .filter_map(|x| required_literals(x, atoms, path))
+            .min_by_key(Vec::len),
+        Expr::Or(xs) => {
+            let mut all = Vec::new();
+            for x in xs {
+                all.extend(required_literals(x, atoms, path)?);
+            }
+            Some(all)
+        }
+    }
+}

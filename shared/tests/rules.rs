@@ -1,0 +1,311 @@
+//! Built-in rule sets and `CompiledRules`: real CloudTrail records, and the index and shared
+//! projection checked against evaluating each pattern on its own.
+
+use serde_json::value::RawValue;
+use trailwatch_shared::pattern::{FilterPattern, compact_json};
+use trailwatch_shared::rules::{
+    BUILTIN_SET_NAMES, CompiledRules, RuleDef, RuleError, Severity, builtin_set,
+};
+
+const DATA: &str = "/work/shared/data/cloudtrail";
+
+/// The records of a CloudTrail file (`{"Records":[…]}`) or of a JSON array of records, verbatim.
+fn records(path: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {path}: {e} (the shared data folder is required)"));
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(rename = "Records")]
+        records: Vec<Box<RawValue>>,
+    }
+    let raw: Vec<Box<RawValue>> = match serde_json::from_str::<File>(&text) {
+        Ok(f) => f.records,
+        Err(_) => serde_json::from_str(&text).expect("file is {\"Records\":[…]} or an array"),
+    };
+    raw.into_iter().map(|r| r.get().to_owned()).collect()
+}
+
+fn all_enabled(set: &str) -> Vec<RuleDef> {
+    builtin_set(set)
+        .unwrap()
+        .into_iter()
+        .map(|r| RuleDef { enabled: true, ..r })
+        .collect()
+}
+
+fn matched_ids(rules: &CompiledRules, record: &str) -> Vec<String> {
+    let mut m = Vec::new();
+    rules.evaluate(record, &mut m);
+    m.iter().map(|&i| rules.rules()[i].id.clone()).collect()
+}
+
+#[test]
+fn every_builtin_set_compiles_with_sane_metadata() {
+    let expected_sizes = [
+        ("security-hub", 14),
+        ("cis-1.2.0", 14),
+        ("cis-1.4.0", 16),
+        ("cis-3.0.0", 16),
+    ];
+    for (name, size) in expected_sizes {
+        assert!(BUILTIN_SET_NAMES.contains(&name));
+        let set = builtin_set(name).unwrap();
+        assert_eq!(set.len(), size, "{name}");
+        for r in &set {
+            assert!(
+                r.description.as_deref().is_some_and(|d| d.len() > 40),
+                "{} needs advice",
+                r.id
+            );
+            assert_eq!(r.threshold, 1);
+        }
+        CompiledRules::compile(set.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        CompiledRules::compile(all_enabled(name))
+            .unwrap_or_else(|e| panic!("{name} (all enabled): {e}"));
+    }
+    assert!(builtin_set("cis-9.9").is_none());
+    let sh = builtin_set("security-hub").unwrap();
+    let sev = |id: &str| sh.iter().find(|r| r.id == id).unwrap().severity;
+    assert_eq!(sev("SecurityHub:CloudWatch.1"), Severity::Critical);
+    assert_eq!(sev("SecurityHub:CloudWatch.5"), Severity::Critical);
+    assert_eq!(sev("SecurityHub:CloudWatch.2"), Severity::Medium);
+    // The over-broad CIS v1.4.0 4.1 and the alternative MFA patterns ship disabled.
+    let cis14 = CompiledRules::compile(builtin_set("cis-1.4.0").unwrap()).unwrap();
+    assert_eq!(cis14.len(), 14);
+    assert!(
+        cis14
+            .rules()
+            .iter()
+            .all(|r| r.id != "CIS-1.4.0:4.1" && !r.id.ends_with("-alt"))
+    );
+}
+
+#[test]
+fn cloudwatch_5_matches_a_real_stop_logging_record() {
+    let rules = CompiledRules::compile(builtin_set("security-hub").unwrap()).unwrap();
+    let recs = records(&format!(
+        "{DATA}/stratus-red-team-detonation-logs/aws.defense-evasion.cloudtrail-stop.json"
+    ));
+    let stop: Vec<&String> = recs
+        .iter()
+        .filter(|r| r.contains("\"StopLogging\""))
+        .collect();
+    assert!(!stop.is_empty());
+    for r in stop {
+        assert!(matched_ids(&rules, r).contains(&"SecurityHub:CloudWatch.5".to_owned()));
+    }
+}
+
+#[test]
+fn cloudwatch_3_matches_a_console_login_without_mfa() {
+    let rules = CompiledRules::compile(builtin_set("security-hub").unwrap()).unwrap();
+    let recs = records(&format!(
+        "{DATA}/stratus-red-team-detonation-logs/aws.initial-access.console-login-without-mfa.json"
+    ));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        matched_ids(&rules, &recs[0]),
+        vec!["SecurityHub:CloudWatch.3".to_owned()]
+    );
+    // The same record with MFA used does not match.
+    let with_mfa = recs[0].replace("\"MFAUsed\": \"No\"", "\"MFAUsed\": \"Yes\"");
+    assert_ne!(with_mfa, recs[0]);
+    assert!(matched_ids(&rules, &with_mfa).is_empty());
+}
+
+/// Rules that exercise the index: eventSource-only, intersections, text rules, wildcards.
+fn tricky_rules() -> Vec<RuleDef> {
+    let rule = |id: &str, pattern: &str| RuleDef {
+        id: id.into(),
+        title: id.into(),
+        pattern: pattern.into(),
+        severity: Severity::Low,
+        threshold: 1,
+        description: None,
+        enabled: true,
+    };
+    vec![
+        rule("source-only", "{ $.eventSource = sts.amazonaws.com }"),
+        rule(
+            "and-two-names",
+            "{ $.eventName = GetCallerIdentity && $.eventName = ListBuckets }",
+        ),
+        rule(
+            "name-or-free",
+            "{ $.eventName = ListBuckets || $.readOnly IS FALSE }",
+        ),
+        rule("name-wildcard", "{ $.eventName = \"Describe*\" }"),
+        rule(
+            "any-field",
+            "{ $.* = \"us-east-1\" && $.eventName = DescribeInstances }",
+        ),
+        rule("resources", "{ $.resources[*].type = \"AWS::S3::Bucket\" }"),
+        rule("terms", "AccessDenied -HeadBucket"),
+        rule("regex-term", "%arn:aws:iam::[0-9]+:user/%"),
+        rule("delimited", "[first, ...]"),
+        rule(
+            "not-exists",
+            "{ $.errorCode NOT EXISTS && $.eventName != GetCallerIdentity }",
+        ),
+        rule("numeric", "{ $.requestParameters.maxResults > 10 }"),
+    ]
+}
+
+/// The compiled set (shared projection + index) must give exactly what each pattern gives alone.
+fn assert_same_as_individual(rules: &CompiledRules, record: &str) -> usize {
+    let mut m = Vec::new();
+    rules.evaluate(record, &mut m);
+    let individual: Vec<usize> = (0..rules.len())
+        .filter(|&i| rules.pattern(i).matches(record))
+        .collect();
+    assert_eq!(
+        m,
+        individual,
+        "record: {}",
+        &record[..record.len().min(300)]
+    );
+    m.len()
+}
+
+#[test]
+fn index_gives_the_same_results_as_every_rule_alone_on_real_records() {
+    let mut sets: Vec<(String, CompiledRules)> = BUILTIN_SET_NAMES
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                CompiledRules::compile(all_enabled(n)).unwrap(),
+            )
+        })
+        .collect();
+    sets.push((
+        "tricky".into(),
+        CompiledRules::compile(tricky_rules()).unwrap(),
+    ));
+    let mut all = Vec::new();
+    for n in BUILTIN_SET_NAMES {
+        all.extend(all_enabled(n));
+    }
+    sets.push(("all-60".into(), CompiledRules::compile(all).unwrap()));
+
+    let dir = format!("{DATA}/invictus-ir-aws-dataset/CloudTrail");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut n_records = 0;
+    let mut hits = vec![0usize; sets.len()];
+    for f in &files {
+        for r in records(f.to_str().unwrap()) {
+            n_records += 1;
+            for (k, (_, set)) in sets.iter().enumerate() {
+                hits[k] += assert_same_as_individual(set, &r);
+            }
+        }
+    }
+    assert_eq!(n_records, 2900);
+    for ((name, _), h) in sets.iter().zip(&hits) {
+        assert!(
+            *h > 0,
+            "set {name} matched nothing: the comparison would be vacuous"
+        );
+    }
+}
+
+#[test]
+fn shared_projection_agrees_with_each_corpus_pattern() {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        pattern: String,
+        event: Box<RawValue>,
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/filter-corpus.json"
+    ))
+    .unwrap();
+    let cases: Vec<Case> = serde_json::from_str(&text).unwrap();
+    let mut defs = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        if FilterPattern::parse(&c.pattern).is_ok() {
+            defs.push(RuleDef {
+                id: format!("case-{i}"),
+                title: String::new(),
+                pattern: c.pattern.clone(),
+                severity: Severity::Low,
+                threshold: 1,
+                description: None,
+                enabled: true,
+            });
+        }
+    }
+    let rules = CompiledRules::compile(defs).unwrap();
+    let mut total = 0;
+    for c in &cases {
+        let raw = c.event.get();
+        let msg = if raw.starts_with('"') {
+            serde_json::from_str(raw).unwrap()
+        } else {
+            compact_json(raw).unwrap()
+        };
+        total += assert_same_as_individual(&rules, &msg);
+    }
+    assert!(total > 100);
+}
+
+#[test]
+fn compile_errors_name_the_rule() {
+    let mut defs = builtin_set("security-hub").unwrap();
+    defs[3].pattern = "{ $.eventName = }".into();
+    let err = CompiledRules::compile(defs).unwrap_err();
+    assert!(
+        matches!(&err, RuleError::Pattern { id, .. } if id == "SecurityHub:CloudWatch.4"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("SecurityHub:CloudWatch.4") && err.to_string().contains("column"),
+        "{err}"
+    );
+
+    let mut defs = builtin_set("security-hub").unwrap();
+    defs[1].id = defs[0].id.clone();
+    assert!(matches!(
+        CompiledRules::compile(defs),
+        Err(RuleError::DuplicateId(_))
+    ));
+
+    let mut defs = builtin_set("security-hub").unwrap();
+    defs[0].enabled = false;
+    defs[0].pattern = "{ broken".into();
+    assert_eq!(
+        CompiledRules::compile(defs).unwrap().len(),
+        13,
+        "disabled rules are dropped, not parsed"
+    );
+}
+
+#[test]
+fn rule_defs_deserialize_with_defaults_and_reject_unknown_fields() {
+    let r: RuleDef =
+        serde_json::from_str(r#"{"id":"x","title":"X","pattern":"{ $.a = 1 }","severity":"HIGH"}"#)
+            .unwrap();
+    assert_eq!(
+        (r.threshold, r.enabled, r.description.as_deref(), r.severity),
+        (1, true, None, Severity::High)
+    );
+    assert!(
+        serde_json::from_str::<RuleDef>(r#"{"id":"x","title":"X","pattern":"","severity":"high"}"#)
+            .is_err()
+    );
+    assert!(
+        serde_json::from_str::<RuleDef>(
+            r#"{"id":"x","title":"X","pattern":"","severity":"LOW","treshold":2}"#
+        )
+        .is_err()
+    );
+    assert_eq!(
+        serde_json::to_string(&Severity::Critical).unwrap(),
+        "\"CRITICAL\""
+    );
+}
