@@ -1,1 +1,39 @@
-fn main() {}
+//! `trailwatch`: the command-line tool.
+#![forbid(unsafe_code)]
+
+mod match_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "trailwatch",
+    version,
+    about = "Watch a CloudTrail trail: match records against CloudWatch Logs filter patterns and rule sets."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Match CloudTrail records against a filter pattern or a built-in rule set.
+    Match(match_cmd::MatchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Match(args) => match_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("trailwatch: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
