@@ -1,0 +1,213 @@
+//! What verification found: finding codes with fixed severities (spec §8, "strict" column) and the
+//! verdict they add up to.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How bad a finding is. Errors mean tampering is possible; warnings need a human look; info is
+/// context (a documented restart, a key in an unusual encoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FindingSeverity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl FindingSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingSeverity::Info => "INFO",
+            FindingSeverity::Warning => "WARNING",
+            FindingSeverity::Error => "ERROR",
+        }
+    }
+}
+
+macro_rules! finding_codes {
+    ($($variant:ident => $code:literal, $severity:ident, $meaning:literal;)*) => {
+        /// Every finding the verifier can report. The code strings are a public contract (alert
+        /// attributes, `--json` output, metrics dimensions).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum FindingCode {
+            $(#[doc = $meaning] $variant,)*
+        }
+
+        impl FindingCode {
+            pub const ALL: &'static [FindingCode] = &[$(FindingCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(FindingCode::$variant => $code,)* }
+            }
+
+            pub fn severity(self) -> FindingSeverity {
+                match self { $(FindingCode::$variant => FindingSeverity::$severity,)* }
+            }
+
+            /// One sentence saying what the code means, for alert bodies.
+            pub fn meaning(self) -> &'static str {
+                match self { $(FindingCode::$variant => $meaning,)* }
+            }
+        }
+    };
+}
+
+finding_codes! {
+    DigestSignatureInvalid => "DIGEST_SIGNATURE_INVALID", Error,
+        "The digest's RSA signature does not verify with the published CloudTrail key.";
+    DigestSignatureMissing => "DIGEST_SIGNATURE_MISSING", Error,
+        "The digest object lacks its signature or signature-algorithm metadata.";
+    DigestSignatureAlgorithm => "DIGEST_SIGNATURE_ALGORITHM", Error,
+        "The digest was not signed with SHA256withRSA as CloudTrail always does.";
+    DigestKeyNotFound => "DIGEST_KEY_NOT_FOUND", Error,
+        "No CloudTrail public key with the digest's fingerprint exists in its region.";
+    DigestFormat => "DIGEST_FORMAT", Error,
+        "The digest object is not a well-formed gzip-compressed CloudTrail digest.";
+    DigestTrailingData => "DIGEST_TRAILING_DATA", Error,
+        "Data follows the gzip member of the digest object.";
+    DigestMissing => "DIGEST_MISSING", Error,
+        "A digest that the chain or the time range requires does not exist.";
+    DigestMoved => "DIGEST_MOVED", Error,
+        "The digest is not stored at the bucket and key it was signed for.";
+    DigestBackfillMetadata => "DIGEST_BACKFILL_METADATA", Error,
+        "A backfill digest lacks its backfill-generation-timestamp metadata.";
+    ChainPrevSignatureMismatch => "CHAIN_PREV_SIGNATURE_MISMATCH", Error,
+        "The previous digest's signature differs from the one this digest was signed over.";
+    ChainPrevHashMismatch => "CHAIN_PREV_HASH_MISMATCH", Error,
+        "The previous digest's content differs from the hash this digest was signed over.";
+    ChainHeadStale => "CHAIN_HEAD_STALE", Error,
+        "The newest digest ends long before the end of the range: newer digests are missing.";
+    LogHashMismatch => "LOG_HASH_MISMATCH", Error,
+        "A log file's content differs from the hash its signed digest lists.";
+    LogMissing => "LOG_MISSING", Error,
+        "A log file listed by a signed digest does not exist.";
+    LogFormat => "LOG_FORMAT", Error,
+        "A listed log file is not a well-formed gzip object.";
+    LogTrailingData => "LOG_TRAILING_DATA", Error,
+        "Data follows the gzip member of a listed log file.";
+    LogHashAlgorithm => "LOG_HASH_ALGORITHM", Error,
+        "A signed digest lists a log file hash that is not SHA-256.";
+    LogUnreferenced => "LOG_UNREFERENCED", Warning,
+        "A log file inside the verified window is listed by no digest.";
+    LogDuplicateReference => "LOG_DUPLICATE_REFERENCE", Warning,
+        "A log file is listed more than once.";
+    ChainTimeDiscontinuity => "CHAIN_TIME_DISCONTINUITY", Warning,
+        "The previous digest's end time differs from this digest's start time.";
+    ChainRestart => "CHAIN_RESTART", Info,
+        "A new chain starts here (logging or validation was stopped and restarted).";
+    KeySpkiEncoding => "KEY_SPKI_ENCODING", Info,
+        "The public key was published as SubjectPublicKeyInfo rather than PKCS#1 DER.";
+}
+
+impl fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FindingCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One finding about one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: FindingCode,
+    pub severity: FindingSeverity,
+    /// `s3://bucket/key` of the object the finding is about (for range-level findings, the prefix).
+    pub object: String,
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn new(code: FindingCode, object: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { code, severity: code.severity(), object: object.into(), detail: detail.into() }
+    }
+}
+
+/// `s3://bucket/key`.
+pub fn s3_uri(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// The overall answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    #[serde(rename = "PASS")]
+    Pass,
+    #[serde(rename = "WARN")]
+    Warn,
+    #[serde(rename = "FAIL")]
+    Fail,
+}
+
+impl Verdict {
+    /// FAIL with any error, else WARN with any warning, else PASS.
+    pub fn of(findings: &[Finding]) -> Verdict {
+        match findings.iter().map(|f| f.severity).max() {
+            Some(FindingSeverity::Error) => Verdict::Fail,
+            Some(FindingSeverity::Warning) => Verdict::Warn,
+            _ => Verdict::Pass,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_follow_the_strict_column() {
+        let warnings = [
+            FindingCode::LogUnreferenced,
+            FindingCode::LogDuplicateReference,
+            FindingCode::ChainTimeDiscontinuity,
+        ];
+        let infos = [FindingCode::ChainRestart, FindingCode::KeySpkiEncoding];
+        for code in FindingCode::ALL {
+            let expected = if warnings.contains(code) {
+                FindingSeverity::Warning
+            } else if infos.contains(code) {
+                FindingSeverity::Info
+            } else {
+                FindingSeverity::Error
+            };
+            assert_eq!(code.severity(), expected, "{code}");
+        }
+        assert_eq!(FindingCode::ALL.len(), 22);
+    }
+
+    #[test]
+    fn verdict_is_driven_by_the_worst_finding() {
+        let f = |c| Finding::new(c, "s3://b/k", "d");
+        assert_eq!(Verdict::of(&[]), Verdict::Pass);
+        assert_eq!(Verdict::of(&[f(FindingCode::ChainRestart)]), Verdict::Pass);
+        assert_eq!(
+            Verdict::of(&[f(FindingCode::ChainRestart), f(FindingCode::LogUnreferenced)]),
+            Verdict::Warn
+        );
+        assert_eq!(
+            Verdict::of(&[f(FindingCode::LogUnreferenced), f(FindingCode::LogMissing)]),
+            Verdict::Fail
+        );
+        let json = serde_json::to_value(f(FindingCode::LogMissing)).unwrap();
+        assert_eq!(json["code"], "LOG_MISSING");
+        assert_eq!(json["severity"], "ERROR");
+    }
+}

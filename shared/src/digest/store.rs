@@ -1,0 +1,192 @@
+//! What verification needs from storage and from CloudTrail's key service, as traits so that the
+//! logic runs against S3 + `ListPublicKeys` in production and against memory in tests.
+//!
+//! The futures are `Send` and the traits name no runtime: the S3 implementation decides how to
+//! keep blocking work (gunzip + SHA-256 of large logs) off the async executor.
+
+use super::keys::PublicKeyRecord;
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Read;
+
+/// An object read whole (digests are small), with its user metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredObject {
+    pub bytes: Vec<u8>,
+    /// S3 user metadata, keys lowercase and without `x-amz-meta-` (`signature`,
+    /// `signature-algorithm`, `backfill-generation-timestamp`).
+    pub metadata: HashMap<String, String>,
+}
+
+/// A storage failure. The three kinds must stay apart: only `NotFound` may become a "missing"
+/// finding; `AccessDenied` and `Infrastructure` abort verification (the caller retries or fixes
+/// permissions) and never turn into tampering findings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    #[error("storage unavailable: {0}")]
+    Infrastructure(String),
+}
+
+/// A failure of the public key source (throttling, network): always infrastructure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("public keys unavailable: {0}")]
+pub struct KeySourceError(pub String);
+
+/// Read access to the trail bucket.
+pub trait DigestStore: Sync {
+    /// The whole object and its metadata.
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send;
+
+    /// Every key under `prefix` (all pages), in any order.
+    fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Streams the object through `consume` where blocking reads are allowed (a blocking thread
+    /// for S3). Errors of the stream surface through the reader as `io::Error`s.
+    fn read_object<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        consume: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static;
+}
+
+/// CloudTrail's published keys.
+pub trait PublicKeySource: Sync {
+    /// Keys of `region` that may have signed a digest ending at `at` (Unix seconds) with
+    /// `fingerprint`. Returning more keys than needed is fine; the caller selects and cross-checks.
+    fn public_keys(
+        &self,
+        region: &str,
+        fingerprint: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<Vec<PublicKeyRecord>, KeySourceError>> + Send;
+}
+
+/// A fixed key list per region (tests, `PUBLIC_KEYS_FILE`, `--public-keys`).
+#[derive(Debug, Clone, Default)]
+pub struct StaticKeySource {
+    by_region: HashMap<String, Vec<PublicKeyRecord>>,
+    any_region: Vec<PublicKeyRecord>,
+}
+
+impl StaticKeySource {
+    /// Keys that only `region` publishes.
+    pub fn with_region(mut self, region: &str, keys: Vec<PublicKeyRecord>) -> Self {
+        self.by_region.entry(region.to_owned()).or_default().extend(keys);
+        self
+    }
+
+    /// Keys served for every region (a key file given for one verification run).
+    pub fn for_every_region(keys: Vec<PublicKeyRecord>) -> Self {
+        Self { by_region: HashMap::new(), any_region: keys }
+    }
+}
+
+impl PublicKeySource for StaticKeySource {
+    fn public_keys(
+        &self,
+        region: &str,
+        _fingerprint: &str,
+        _at: i64,
+    ) -> impl Future<Output = Result<Vec<PublicKeyRecord>, KeySourceError>> + Send {
+        let mut keys = self.any_region.clone();
+        keys.extend(self.by_region.get(region).cloned().unwrap_or_default());
+        std::future::ready(Ok(keys))
+    }
+}
+
+/// An in-memory bucket set, for tests and tools. Errors can be injected per object.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    objects: HashMap<(String, String), StoredObject>,
+    failures: HashMap<(String, String), StoreError>,
+}
+
+impl MemoryStore {
+    pub fn put(&mut self, bucket: &str, key: &str, object: StoredObject) {
+        self.objects.insert((bucket.to_owned(), key.to_owned()), object);
+    }
+
+    pub fn remove(&mut self, bucket: &str, key: &str) -> Option<StoredObject> {
+        self.objects.remove(&(bucket.to_owned(), key.to_owned()))
+    }
+
+    pub fn get_mut(&mut self, bucket: &str, key: &str) -> Option<&mut StoredObject> {
+        self.objects.get_mut(&(bucket.to_owned(), key.to_owned()))
+    }
+
+    /// Makes every read of this object fail with `error` (it is still listed).
+    pub fn fail(&mut self, bucket: &str, key: &str, error: StoreError) {
+        self.failures.insert((bucket.to_owned(), key.to_owned()), error);
+    }
+
+    pub fn objects(&self) -> impl Iterator<Item = (&(String, String), &StoredObject)> {
+        self.objects.iter()
+    }
+
+    fn lookup(&self, bucket: &str, key: &str) -> Result<&StoredObject, StoreError> {
+        let id = (bucket.to_owned(), key.to_owned());
+        if let Some(e) = self.failures.get(&id) {
+            return Err(e.clone());
+        }
+        self.objects.get(&id).ok_or(StoreError::NotFound)
+    }
+}
+
+impl DigestStore for MemoryStore {
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
+        std::future::ready(self.lookup(bucket, key).cloned())
+    }
+
+    fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        let keys = self
+            .objects
+            .keys()
+            .chain(self.failures.keys())
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        std::future::ready(Ok(keys))
+    }
+
+    fn read_object<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        consume: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+    {
+        let result = self
+            .lookup(bucket, key)
+            .map(|object| consume(&mut std::io::Cursor::new(object.bytes.as_slice())));
+        std::future::ready(result)
+    }
+}
