@@ -14,7 +14,11 @@ pub enum PreviousState {
     Missing,
     /// Present, but its content cannot be hashed (not gzip, corrupt).
     Unreadable(String),
-    Present { sha256: [u8; 32], signature: Option<String>, end_time: Option<String> },
+    Present {
+        sha256: [u8; 32],
+        signature: Option<String>,
+        end_time: Option<String>,
+    },
 }
 
 impl PreviousState {
@@ -40,7 +44,12 @@ pub async fn fetch_previous<S: DigestStore>(
     let object = match store.get_object(&link.bucket, &link.object).await {
         Ok(o) => o,
         Err(StoreError::NotFound) => return Ok(PreviousState::Missing),
-        Err(e) => return Err(VerifyError::from_store(e, s3_uri(&link.bucket, &link.object))),
+        Err(e) => {
+            return Err(VerifyError::from_store(
+                e,
+                s3_uri(&link.bucket, &link.object),
+            ));
+        }
     };
     Ok(match gunzip_member(&object.bytes, MAX_DIGEST_BYTES) {
         Ok(g) => PreviousState::Present {
@@ -53,7 +62,12 @@ pub async fn fetch_previous<S: DigestStore>(
 }
 
 /// Findings about the link from `doc` (stored at `uri`) to `previous`.
-pub fn link_findings(uri: &str, doc: &DigestDocument, link: &PreviousDigest, previous: &PreviousState) -> Vec<Finding> {
+pub fn link_findings(
+    uri: &str,
+    doc: &DigestDocument,
+    link: &PreviousDigest,
+    previous: &PreviousState,
+) -> Vec<Finding> {
     let prev_uri = s3_uri(&link.bucket, &link.object);
     let mut out = Vec::new();
     match previous {
@@ -67,7 +81,11 @@ pub fn link_findings(uri: &str, doc: &DigestDocument, link: &PreviousDigest, pre
             uri,
             format!("the previous digest {prev_uri} cannot be hashed: {why}"),
         )),
-        PreviousState::Present { sha256, signature, end_time } => {
+        PreviousState::Present {
+            sha256,
+            signature,
+            end_time,
+        } => {
             match signature {
                 None => out.push(Finding::new(
                     FindingCode::ChainPrevSignatureMismatch,
@@ -92,7 +110,10 @@ pub fn link_findings(uri: &str, doc: &DigestDocument, link: &PreviousDigest, pre
                 out.push(Finding::new(
                     FindingCode::ChainPrevHashMismatch,
                     uri,
-                    format!("previousDigestHashAlgorithm is {:?}, not {HASH_ALGORITHM}", link.hash_algorithm),
+                    format!(
+                        "previousDigestHashAlgorithm is {:?}, not {HASH_ALGORITHM}",
+                        link.hash_algorithm
+                    ),
                 ));
             } else if !actual.eq_ignore_ascii_case(&link.hash_value) {
                 out.push(Finding::new(
@@ -110,7 +131,10 @@ pub fn link_findings(uri: &str, doc: &DigestDocument, link: &PreviousDigest, pre
                 out.push(Finding::new(
                     FindingCode::ChainTimeDiscontinuity,
                     uri,
-                    format!("starts at {} but the previous digest {prev_uri} ends at {end}", doc.start_time),
+                    format!(
+                        "starts at {} but the previous digest {prev_uri} ends at {end}",
+                        doc.start_time
+                    ),
                 ));
             }
         }

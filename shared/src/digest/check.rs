@@ -1,6 +1,7 @@
 //! Checks of one digest object on its own: format, location, algorithm, key, signature
 //! (spec §7 order, with the strict additions of §9).
 
+use super::VerifyError;
 use super::findings::{Finding, FindingCode, s3_uri};
 use super::gzip::{GzipError, gunzip_member, sha256};
 use super::keys::{KeyEncoding, KeySelectionError, select_key};
@@ -8,7 +9,6 @@ use super::model::{self, DigestDocument, SIGNATURE_ALGORITHM};
 use super::signature::{SignatureCheck, decode_signature_hex, verify_sha256_rsa};
 use super::signing::signing_string;
 use super::store::{DigestStore, PublicKeySource, StoreError};
-use super::VerifyError;
 use crate::layout::{ObjectKind, classify};
 
 /// Largest decompressed digest accepted (a digest lists one line per log file; real ones are KBs).
@@ -84,11 +84,14 @@ impl DigestCheck {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.findings.iter().any(|f| f.severity == super::FindingSeverity::Error)
+        self.findings
+            .iter()
+            .any(|f| f.severity == super::FindingSeverity::Error)
     }
 
     fn add(&mut self, code: FindingCode, detail: impl Into<String>) {
-        self.findings.push(Finding::new(code, self.target.uri(), detail));
+        self.findings
+            .push(Finding::new(code, self.target.uri(), detail));
     }
 }
 
@@ -104,7 +107,10 @@ pub async fn check_digest_object<S: DigestStore, K: PublicKeySource>(
         Ok(o) => o,
         Err(StoreError::NotFound) => {
             check.exists = false;
-            check.add(FindingCode::DigestMissing, "the digest object does not exist");
+            check.add(
+                FindingCode::DigestMissing,
+                "the digest object does not exist",
+            );
             return Ok(check);
         }
         Err(e) => return Err(VerifyError::from_store(e, target.uri())),
@@ -152,13 +158,17 @@ pub async fn check_digest_object<S: DigestStore, K: PublicKeySource>(
     if !in_place {
         check.add(
             FindingCode::DigestMoved,
-            format!("signed for s3://{}/{} but stored here", doc.s3_bucket, doc.s3_object),
+            format!(
+                "signed for s3://{}/{} but stored here",
+                doc.s3_bucket, doc.s3_object
+            ),
         );
     }
 
-    let (Some(signature_hex), Some(algorithm)) =
-        (object.metadata.get(META_SIGNATURE), object.metadata.get(META_SIGNATURE_ALGORITHM))
-    else {
+    let (Some(signature_hex), Some(algorithm)) = (
+        object.metadata.get(META_SIGNATURE),
+        object.metadata.get(META_SIGNATURE_ALGORITHM),
+    ) else {
         let absent: Vec<&str> = [META_SIGNATURE, META_SIGNATURE_ALGORITHM]
             .into_iter()
             .filter(|m| !object.metadata.contains_key(*m))
@@ -180,7 +190,9 @@ pub async fn check_digest_object<S: DigestStore, K: PublicKeySource>(
         );
     }
 
-    let candidates = keys.public_keys(&target.region, &doc.public_key_fingerprint, doc.end).await?;
+    let candidates = keys
+        .public_keys(&target.region, &doc.public_key_fingerprint, doc.end)
+        .await?;
     let key = match select_key(&candidates, &doc.public_key_fingerprint) {
         Ok(k) => k,
         Err(e) => {
@@ -205,7 +217,10 @@ pub async fn check_digest_object<S: DigestStore, K: PublicKeySource>(
     if key.encoding == KeyEncoding::Spki {
         check.add(
             FindingCode::KeySpkiEncoding,
-            format!("key {} is published as SubjectPublicKeyInfo DER", key.record.fingerprint),
+            format!(
+                "key {} is published as SubjectPublicKeyInfo DER",
+                key.record.fingerprint
+            ),
         );
     }
 
@@ -222,7 +237,9 @@ pub async fn check_digest_object<S: DigestStore, K: PublicKeySource>(
         SignatureCheck::Valid => check.authentic = in_place,
         SignatureCheck::OtherHash(name) => check.add(
             FindingCode::DigestSignatureAlgorithm,
-            format!("the signature verifies only as {name}; CloudTrail signs with {SIGNATURE_ALGORITHM}"),
+            format!(
+                "the signature verifies only as {name}; CloudTrail signs with {SIGNATURE_ALGORITHM}"
+            ),
         ),
         SignatureCheck::Invalid => check.add(
             FindingCode::DigestSignatureInvalid,

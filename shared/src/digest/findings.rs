@@ -123,7 +123,12 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: FindingCode, object: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { code, severity: code.severity(), object: object.into(), detail: detail.into() }
+        Self {
+            code,
+            severity: code.severity(),
+            object: object.into(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -199,7 +204,10 @@ mod tests {
         assert_eq!(Verdict::of(&[]), Verdict::Pass);
         assert_eq!(Verdict::of(&[f(FindingCode::ChainRestart)]), Verdict::Pass);
         assert_eq!(
-            Verdict::of(&[f(FindingCode::ChainRestart), f(FindingCode::LogUnreferenced)]),
+            Verdict::of(&[
+                f(FindingCode::ChainRestart),
+                f(FindingCode::LogUnreferenced)
+            ]),
             Verdict::Warn
         );
         assert_eq!(

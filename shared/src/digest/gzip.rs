@@ -58,7 +58,10 @@ pub fn gunzip_member(bytes: &[u8], limit: u64) -> Result<Gunzipped, GzipError> {
         content.extend_from_slice(chunk);
         Ok(())
     })?;
-    Ok(Gunzipped { content, trailing_data })
+    Ok(Gunzipped {
+        content,
+        trailing_data,
+    })
 }
 
 /// Streams `source` through gunzip and SHA-256 without holding it in memory.
@@ -72,7 +75,11 @@ pub fn hash_gzip_stream(source: impl Read) -> Result<StreamHash, GzipError> {
     })?;
     let mut sha256 = [0u8; 32];
     sha256.copy_from_slice(ctx.finish().as_ref());
-    Ok(StreamHash { sha256, uncompressed_len: len, trailing_data })
+    Ok(StreamHash {
+        sha256,
+        uncompressed_len: len,
+        trailing_data,
+    })
 }
 
 /// SHA-256 of a byte slice.
@@ -87,7 +94,13 @@ fn decode(
     source: impl Read,
     mut sink: impl FnMut(&[u8]) -> Result<(), GzipError>,
 ) -> Result<bool, GzipError> {
-    let mut tapped = BufReader::with_capacity(CHUNK, Tap { inner: source, error: None });
+    let mut tapped = BufReader::with_capacity(
+        CHUNK,
+        Tap {
+            inner: source,
+            error: None,
+        },
+    );
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < 2 {
@@ -168,7 +181,10 @@ mod tests {
         assert_eq!(h.uncompressed_len, data.len() as u64);
         assert!(!h.trailing_data);
         let fast = gz_with(&data, Compression::fast());
-        assert_eq!(hash_gzip_stream(Cursor::new(fast)).unwrap().sha256, sha256(&data));
+        assert_eq!(
+            hash_gzip_stream(Cursor::new(fast)).unwrap().sha256,
+            sha256(&data)
+        );
     }
 
     fn gz_with(data: &[u8], level: Compression) -> Vec<u8> {
@@ -192,21 +208,36 @@ mod tests {
 
     #[test]
     fn not_gzip_and_truncation_are_format_errors() {
-        assert!(matches!(hash_gzip_stream(Cursor::new(b"{\"Records\":[]}")), Err(GzipError::NotGzip)));
-        assert!(matches!(hash_gzip_stream(Cursor::new(b"")), Err(GzipError::NotGzip)));
+        assert!(matches!(
+            hash_gzip_stream(Cursor::new(b"{\"Records\":[]}")),
+            Err(GzipError::NotGzip)
+        ));
+        assert!(matches!(
+            hash_gzip_stream(Cursor::new(b"")),
+            Err(GzipError::NotGzip)
+        ));
         let full = gz(&b"x".repeat(5000));
         let truncated = &full[..full.len() - 5];
-        assert!(matches!(gunzip_member(truncated, 1 << 20), Err(GzipError::Corrupt(_))));
+        assert!(matches!(
+            gunzip_member(truncated, 1 << 20),
+            Err(GzipError::Corrupt(_))
+        ));
         let mut bad_crc = full.clone();
         let n = bad_crc.len();
         bad_crc[n - 6] ^= 0xff;
-        assert!(matches!(gunzip_member(&bad_crc, 1 << 20), Err(GzipError::Corrupt(_))));
+        assert!(matches!(
+            gunzip_member(&bad_crc, 1 << 20),
+            Err(GzipError::Corrupt(_))
+        ));
     }
 
     #[test]
     fn output_limit_is_enforced() {
         let big = gz(&vec![0u8; 10_000]);
-        assert!(matches!(gunzip_member(&big, 9_999), Err(GzipError::TooLarge(_))));
+        assert!(matches!(
+            gunzip_member(&big, 9_999),
+            Err(GzipError::TooLarge(_))
+        ));
         assert_eq!(gunzip_member(&big, 10_000).unwrap().content.len(), 10_000);
     }
 
@@ -219,9 +250,15 @@ mod tests {
     impl Read for Failing {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             if self.pos >= self.fail_at {
-                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset"));
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "connection reset",
+                ));
             }
-            let n = buf.len().min(self.fail_at - self.pos).min(self.data.len() - self.pos);
+            let n = buf
+                .len()
+                .min(self.fail_at - self.pos)
+                .min(self.data.len() - self.pos);
             buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
             self.pos += n;
             Ok(n)
@@ -233,7 +270,11 @@ mod tests {
         let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let compressed = gz(&data);
         for fail_at in [0, 1, 10, compressed.len() / 2, compressed.len() - 1] {
-            let r = Failing { data: compressed.clone(), pos: 0, fail_at };
+            let r = Failing {
+                data: compressed.clone(),
+                pos: 0,
+                fail_at,
+            };
             match hash_gzip_stream(r) {
                 Err(GzipError::Source(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
                 other => panic!("fail_at {fail_at}: expected a source error, got {other:?}"),

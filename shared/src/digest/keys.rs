@@ -38,7 +38,11 @@ pub fn key_encoding(der: &[u8]) -> Option<KeyEncoding> {
         return None;
     }
     let len_byte = *der.get(1)?;
-    let header = if len_byte < 0x80 { 2 } else { 2 + usize::from(len_byte & 0x7f) };
+    let header = if len_byte < 0x80 {
+        2
+    } else {
+        2 + usize::from(len_byte & 0x7f)
+    };
     match der.get(header)? {
         0x02 => Some(KeyEncoding::Pkcs1),
         0x30 => Some(KeyEncoding::Spki),
@@ -71,14 +75,22 @@ pub fn select_key(
     fingerprint: &str,
 ) -> Result<SelectedKey, KeySelectionError> {
     let mut failure = KeySelectionError::NotListed;
-    for record in candidates.iter().filter(|k| k.fingerprint.eq_ignore_ascii_case(fingerprint)) {
+    for record in candidates
+        .iter()
+        .filter(|k| k.fingerprint.eq_ignore_ascii_case(fingerprint))
+    {
         let computed = md5_fingerprint(&record.der);
         if !computed.eq_ignore_ascii_case(fingerprint) {
             failure = KeySelectionError::FingerprintMismatch { computed };
             continue;
         }
         match key_encoding(&record.der) {
-            Some(encoding) => return Ok(SelectedKey { record: record.clone(), encoding }),
+            Some(encoding) => {
+                return Ok(SelectedKey {
+                    record: record.clone(),
+                    encoding,
+                });
+            }
             None => failure = KeySelectionError::Unparseable,
         }
     }
@@ -93,7 +105,8 @@ pub struct KeyFileError(pub String);
 /// Parses a `ListPublicKeys` response body: `{"PublicKeyList":[{"Value": base64 DER,
 /// "Fingerprint", "ValidityStartTime", "ValidityEndTime"}]}` (times as epoch seconds or RFC 3339).
 pub fn parse_list_public_keys(json: &str) -> Result<Vec<PublicKeyRecord>, KeyFileError> {
-    let v: Value = serde_json::from_str(json).map_err(|e| KeyFileError(format!("not JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_str(json).map_err(|e| KeyFileError(format!("not JSON: {e}")))?;
     let list = v
         .get("PublicKeyList")
         .and_then(Value::as_array)
@@ -107,7 +120,9 @@ pub fn parse_list_public_keys(json: &str) -> Result<Vec<PublicKeyRecord>, KeyFil
                 .ok_or_else(|| KeyFileError(format!("PublicKeyList[{i}].Value missing")))?;
             let der = base64::engine::general_purpose::STANDARD
                 .decode(value.trim())
-                .map_err(|e| KeyFileError(format!("PublicKeyList[{i}].Value is not base64: {e}")))?;
+                .map_err(|e| {
+                    KeyFileError(format!("PublicKeyList[{i}].Value is not base64: {e}"))
+                })?;
             let fingerprint = k
                 .get("Fingerprint")
                 .and_then(Value::as_str)
@@ -126,9 +141,11 @@ pub fn parse_list_public_keys(json: &str) -> Result<Vec<PublicKeyRecord>, KeyFil
 fn epoch(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_f64().map(|f| f as i64),
-        Value::String(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .ok()
-            .map(|t| t.unix_timestamp()),
+        Value::String(s) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp())
+        }
         _ => None,
     }
 }
@@ -147,7 +164,10 @@ mod tests {
         let keys = parse_list_public_keys(DOC_KEY).unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].der.len(), 270);
-        assert_eq!(md5_fingerprint(&keys[0].der), "7f3f401420072e50a65a141430817ab3");
+        assert_eq!(
+            md5_fingerprint(&keys[0].der),
+            "7f3f401420072e50a65a141430817ab3"
+        );
         assert_eq!(keys[0].validity_start, Some(1453076702));
         let chosen = select_key(&keys, "7F3F401420072E50A65A141430817AB3").unwrap();
         assert_eq!(chosen.encoding, KeyEncoding::Pkcs1);
@@ -166,8 +186,14 @@ mod tests {
 
     #[test]
     fn encodings_are_told_apart() {
-        assert_eq!(key_encoding(&[0x30, 0x03, 0x02, 0x01, 0x01]), Some(KeyEncoding::Pkcs1));
-        assert_eq!(key_encoding(&[0x30, 0x82, 0x01, 0x22, 0x30, 0x0d]), Some(KeyEncoding::Spki));
+        assert_eq!(
+            key_encoding(&[0x30, 0x03, 0x02, 0x01, 0x01]),
+            Some(KeyEncoding::Pkcs1)
+        );
+        assert_eq!(
+            key_encoding(&[0x30, 0x82, 0x01, 0x22, 0x30, 0x0d]),
+            Some(KeyEncoding::Spki)
+        );
         assert_eq!(key_encoding(b"garbage"), None);
         assert_eq!(key_encoding(&[]), None);
     }

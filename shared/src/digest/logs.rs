@@ -30,7 +30,9 @@ pub fn plan_log_checks<'a>(
     let mut findings = Vec::new();
     let mut seen: HashMap<(String, String), (String, Vec<String>)> = HashMap::new();
     for digest in digests {
-        let (true, Some(doc)) = (digest.authentic, digest.document.as_ref()) else { continue };
+        let (true, Some(doc)) = (digest.authentic, digest.document.as_ref()) else {
+            continue;
+        };
         let digest_uri = digest.target.uri();
         for entry in &doc.log_files {
             let uri = s3_uri(&entry.bucket, &entry.object);
@@ -52,8 +54,15 @@ pub fn plan_log_checks<'a>(
                 } else {
                     format!("listed by {first_digest} and again by {digest_uri}")
                 };
-                findings.push(Finding::new(FindingCode::LogDuplicateReference, uri, detail));
-                if hashes.iter().any(|h| h.eq_ignore_ascii_case(&entry.hash_value)) {
+                findings.push(Finding::new(
+                    FindingCode::LogDuplicateReference,
+                    uri,
+                    detail,
+                ));
+                if hashes
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(&entry.hash_value))
+                {
                     continue;
                 }
                 hashes.push(entry.hash_value.clone());
@@ -86,9 +95,15 @@ pub async fn run_log_checks<S: DigestStore>(
     Ok(per_log.into_iter().flatten().collect())
 }
 
-async fn check_one<S: DigestStore>(store: &S, check: LogCheck) -> Result<Option<Finding>, VerifyError> {
+async fn check_one<S: DigestStore>(
+    store: &S,
+    check: LogCheck,
+) -> Result<Option<Finding>, VerifyError> {
     let uri = s3_uri(&check.bucket, &check.key);
-    let hashed = match store.read_object(&check.bucket, &check.key, |r| hash_gzip_stream(r)).await {
+    let hashed = match store
+        .read_object(&check.bucket, &check.key, |r| hash_gzip_stream(r))
+        .await
+    {
         Ok(h) => h,
         Err(StoreError::NotFound) => {
             return Ok(Some(Finding::new(
@@ -101,10 +116,14 @@ async fn check_one<S: DigestStore>(store: &S, check: LogCheck) -> Result<Option<
     };
     let finding = |code, detail: String| Ok(Some(Finding::new(code, uri.clone(), detail)));
     match hashed {
-        Err(GzipError::Source(e)) => {
-            Err(VerifyError::Infrastructure { object: uri, message: e.to_string() })
-        }
-        Err(e) => finding(FindingCode::LogFormat, format!("not a well-formed gzip object: {e}")),
+        Err(GzipError::Source(e)) => Err(VerifyError::Infrastructure {
+            object: uri,
+            message: e.to_string(),
+        }),
+        Err(e) => finding(
+            FindingCode::LogFormat,
+            format!("not a well-formed gzip object: {e}"),
+        ),
         Ok(h) if h.trailing_data => finding(
             FindingCode::LogTrailingData,
             "bytes follow the gzip member; CloudTrail writes exactly one member".to_owned(),

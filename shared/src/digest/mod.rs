@@ -31,7 +31,7 @@ pub use check::{
     META_SIGNATURE_ALGORITHM, check_digest_object,
 };
 pub use findings::{Finding, FindingCode, FindingSeverity, Verdict, s3_uri};
-pub use gzip::{GzipError, Gunzipped, StreamHash, gunzip_member, hash_gzip_stream, sha256};
+pub use gzip::{Gunzipped, GzipError, StreamHash, gunzip_member, hash_gzip_stream, sha256};
 pub use keys::{
     KeyEncoding, KeyFileError, KeySelectionError, PublicKeyRecord, SelectedKey, key_encoding,
     md5_fingerprint, parse_list_public_keys, select_key,
@@ -90,9 +90,15 @@ pub struct VerificationReport {
 
 impl VerificationReport {
     pub fn new(mut findings: Vec<Finding>, digests_checked: usize, logs_checked: usize) -> Self {
-        findings.sort_by(|a, b| (&a.object, a.code, &a.detail).cmp(&(&b.object, b.code, &b.detail)));
+        findings
+            .sort_by(|a, b| (&a.object, a.code, &a.detail).cmp(&(&b.object, b.code, &b.detail)));
         findings.dedup();
-        VerificationReport { verdict: Verdict::of(&findings), findings, digests_checked, logs_checked }
+        VerificationReport {
+            verdict: Verdict::of(&findings),
+            findings,
+            digests_checked,
+            logs_checked,
+        }
     }
 
     /// The distinct finding codes, sorted.

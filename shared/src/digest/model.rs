@@ -68,7 +68,9 @@ impl DigestDocument {
     pub fn parse(content: &[u8]) -> Result<DigestDocument, DigestFormatError> {
         let value: Value = serde_json::from_slice(content)
             .map_err(|e| err(format!("digest is not valid JSON: {e}")))?;
-        let obj = value.as_object().ok_or_else(|| err("digest JSON is not an object"))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| err("digest JSON is not an object"))?;
 
         let start_time = required_str(obj, "digestStartTime")?;
         let end_time = required_str(obj, "digestEndTime")?;
@@ -85,8 +87,9 @@ impl DigestDocument {
             (Some(bucket), Some(object)) => Some(PreviousDigest {
                 bucket,
                 object,
-                hash_value: prev_hash
-                    .ok_or_else(|| err("previousDigestHashValue is null but a previous digest is named"))?,
+                hash_value: prev_hash.ok_or_else(|| {
+                    err("previousDigestHashValue is null but a previous digest is named")
+                })?,
                 hash_algorithm: prev_alg.ok_or_else(|| {
                     err("previousDigestHashAlgorithm is null but a previous digest is named")
                 })?,
@@ -94,7 +97,11 @@ impl DigestDocument {
                     err("previousDigestSignature is null but a previous digest is named")
                 })?,
             }),
-            _ => return Err(err("only one of previousDigestS3Bucket / previousDigestS3Object is null")),
+            _ => {
+                return Err(err(
+                    "only one of previousDigestS3Bucket / previousDigestS3Object is null",
+                ));
+            }
         };
 
         let log_files = obj
@@ -152,7 +159,9 @@ pub fn lenient_end_time(content: &[u8]) -> Option<String> {
 }
 
 fn parse_log_entry(index: usize, entry: &Value) -> Result<LogFileEntry, DigestFormatError> {
-    let obj = entry.as_object().ok_or_else(|| err(format!("logFiles[{index}] is not an object")))?;
+    let obj = entry
+        .as_object()
+        .ok_or_else(|| err(format!("logFiles[{index}] is not an object")))?;
     let field = |name: &str| {
         required_str(obj, name).map_err(|e| err(format!("logFiles[{index}]: {}", e.0)))
     };
@@ -247,7 +256,12 @@ mod tests {
 
     #[test]
     fn missing_or_mistyped_fields_are_format_errors() {
-        for field in ["digestStartTime", "logFiles", "previousDigestSignature", "digestS3Object"] {
+        for field in [
+            "digestStartTime",
+            "logFiles",
+            "previousDigestSignature",
+            "digestS3Object",
+        ] {
             let mut v = sample();
             v.as_object_mut().unwrap().remove(field);
             let e = DigestDocument::parse(v.to_string().as_bytes()).unwrap_err();
@@ -275,7 +289,10 @@ mod tests {
             lenient_log_references(bytes.as_bytes()),
             vec![("b".to_owned(), "l.json.gz".to_owned())]
         );
-        assert_eq!(lenient_end_time(bytes.as_bytes()).as_deref(), Some("2026-03-14T08:12:09Z"));
+        assert_eq!(
+            lenient_end_time(bytes.as_bytes()).as_deref(),
+            Some("2026-03-14T08:12:09Z")
+        );
         assert!(lenient_log_references(b"\x1f\x8b").is_empty());
     }
 }

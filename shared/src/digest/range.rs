@@ -2,10 +2,12 @@
 //! the digests and their logs, the links between them, a stale head, and unreferenced logs.
 
 use super::chain::{PreviousState, fetch_previous, link_findings, restart_finding};
-use super::check::{DigestCheck, DigestTarget, check_digest_object};
+use super::check::{DigestCheck, DigestTarget, MAX_DIGEST_BYTES, check_digest_object};
 use super::findings::{Finding, FindingCode, s3_uri};
+use super::gzip::gunzip_member;
 use super::logs::{plan_log_checks, run_log_checks};
-use super::store::{DigestStore, PublicKeySource};
+use super::model::lenient_log_references;
+use super::store::{DigestStore, PublicKeySource, StoreError};
 use super::{VerificationReport, VerifyError};
 use crate::layout::{KeyLocation, ObjectKind, classify};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -43,7 +45,12 @@ impl RangeRequest {
     /// `[prefix/]AWSLogs/[o-id/]account/<kind>/region/`.
     fn base(&self, kind: &str) -> String {
         let mut base = String::new();
-        if let Some(p) = self.prefix.as_deref().map(|p| p.trim_end_matches('/')).filter(|p| !p.is_empty()) {
+        if let Some(p) = self
+            .prefix
+            .as_deref()
+            .map(|p| p.trim_end_matches('/'))
+            .filter(|p| !p.is_empty())
+        {
             base.push_str(p);
             base.push('/');
         }
@@ -56,7 +63,11 @@ impl RangeRequest {
     }
 
     fn matches(&self, loc: &KeyLocation) -> bool {
-        let prefix = self.prefix.as_deref().map(|p| p.trim_end_matches('/')).filter(|p| !p.is_empty());
+        let prefix = self
+            .prefix
+            .as_deref()
+            .map(|p| p.trim_end_matches('/'))
+            .filter(|p| !p.is_empty());
         loc.prefix.as_deref() == prefix
             && loc.organization_id == self.organization_id
             && loc.account == self.account
@@ -72,10 +83,12 @@ pub async fn verify_range<S: DigestStore, K: PublicKeySource>(
     request: &RangeRequest,
 ) -> Result<VerificationReport, VerifyError> {
     let concurrency = request.concurrency.max(1);
-    let listed = list_digests(store, request).await?;
+    let (listed, other_trails) = list_digests(store, request).await?;
     let mut checks: Vec<(i64, DigestCheck)> = stream::iter(listed)
         .map(|(time, target)| async move {
-            check_digest_object(store, keys, &target).await.map(|c| (time, c))
+            check_digest_object(store, keys, &target)
+                .await
+                .map(|c| (time, c))
         })
         .buffer_unordered(concurrency)
         .try_collect()
@@ -83,48 +96,91 @@ pub async fn verify_range<S: DigestStore, K: PublicKeySource>(
     checks.sort_by(|a, b| (a.0, &a.1.target.key).cmp(&(b.0, &b.1.target.key)));
     let digests_checked = checks.len();
 
-    let mut findings: Vec<Finding> = checks.iter().flat_map(|(_, c)| c.findings.clone()).collect();
+    let mut findings: Vec<Finding> = checks
+        .iter()
+        .flat_map(|(_, c)| c.findings.clone())
+        .collect();
     let (log_checks, plan_findings) = plan_log_checks(checks.iter().map(|(_, c)| c));
     findings.extend(plan_findings);
     let logs_checked = log_checks.len();
     findings.extend(run_log_checks(store, log_checks, concurrency).await?);
     findings.extend(chain_findings(store, &checks, concurrency).await?);
     findings.extend(head_findings(request, &checks));
-    findings.extend(unreferenced_logs(store, request, &checks).await?);
-    Ok(VerificationReport::new(findings, digests_checked, logs_checked))
+    let other_references =
+        other_trail_references(store, &request.bucket, other_trails, concurrency).await?;
+    findings.extend(unreferenced_logs(store, request, &checks, &other_references).await?);
+    Ok(VerificationReport::new(
+        findings,
+        digests_checked,
+        logs_checked,
+    ))
 }
 
-/// Digest keys of the trail whose name time (= digest end) lies in `[start, end + 1h]`, listed per
-/// day folder so that long histories are not listed whole.
+/// Digest keys whose name time (= digest end) lies in `[start, end + 1h]`, listed per day folder
+/// so that long histories are not listed whole: the requested trail's, and other trails' that
+/// deliver to the same folders (their logs share the `CloudTrail/` folder).
 async fn list_digests<S: DigestStore>(
     store: &S,
     request: &RangeRequest,
-) -> Result<Vec<(i64, DigestTarget)>, VerifyError> {
+) -> Result<(Vec<(i64, DigestTarget)>, Vec<String>), VerifyError> {
     let base = request.base("CloudTrail-Digest");
     let last = request.end.saturating_add(LISTING_SLACK_SECS);
     let keys = list_day_folders(store, request, &base, request.start, last).await?;
-    Ok(keys
-        .into_iter()
-        .filter_map(|key| match classify(&key) {
-            ObjectKind::Digest(d)
-                if request.matches(&d.location)
-                    && request.trail_name.as_ref().is_none_or(|t| *t == d.trail_name)
-                    && (request.start..=last).contains(&d.location.time) =>
-            {
-                let time = d.location.time;
-                Some((
-                    time,
-                    DigestTarget {
-                        bucket: request.bucket.clone(),
-                        key,
-                        region: d.location.region,
-                        backfill: d.backfill,
-                    },
-                ))
-            }
-            _ => None,
+    let mut ours = Vec::new();
+    let mut others = Vec::new();
+    for key in keys {
+        let ObjectKind::Digest(d) = classify(&key) else {
+            continue;
+        };
+        if !request.matches(&d.location) || !(request.start..=last).contains(&d.location.time) {
+            continue;
+        }
+        if request
+            .trail_name
+            .as_ref()
+            .is_some_and(|t| *t != d.trail_name)
+        {
+            others.push(key);
+            continue;
+        }
+        let target = DigestTarget {
+            bucket: request.bucket.clone(),
+            key,
+            region: d.location.region,
+            backfill: d.backfill,
+        };
+        ours.push((d.location.time, target));
+    }
+    Ok((ours, others))
+}
+
+/// The log keys that other trails' digests list (read leniently; these digests are not verified).
+async fn other_trail_references<S: DigestStore>(
+    store: &S,
+    bucket: &str,
+    keys: Vec<String>,
+    concurrency: usize,
+) -> Result<Vec<String>, VerifyError> {
+    let per_digest: Vec<Vec<String>> = stream::iter(keys)
+        .map(|key| async move {
+            let object = match store.get_object(bucket, &key).await {
+                Ok(o) => o,
+                Err(StoreError::NotFound) => return Ok(Vec::new()),
+                Err(e) => return Err(VerifyError::from_store(e, s3_uri(bucket, &key))),
+            };
+            Ok(gunzip_member(&object.bytes, MAX_DIGEST_BYTES)
+                .map(|g| {
+                    lenient_log_references(&g.content)
+                        .into_iter()
+                        .map(|(_, k)| k)
+                        .collect()
+                })
+                .unwrap_or_default())
         })
-        .collect())
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    Ok(per_digest.into_iter().flatten().collect())
 }
 
 async fn list_day_folders<S: DigestStore>(
@@ -158,14 +214,24 @@ fn day_start(t: i64) -> i64 {
 }
 
 fn day_folder(t: i64) -> String {
-    let date = OffsetDateTime::from_unix_timestamp(t).map(|d| d.date()).unwrap_or(time::Date::MIN);
-    format!("{:04}/{:02}/{:02}", date.year(), u8::from(date.month()), date.day())
+    let date = OffsetDateTime::from_unix_timestamp(t)
+        .map(|d| d.date())
+        .unwrap_or(time::Date::MIN);
+    format!(
+        "{:04}/{:02}/{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 fn format_time(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| t.to_string())
 }
 
@@ -182,7 +248,9 @@ async fn chain_findings<S: DigestStore>(
     let mut findings = Vec::new();
     let mut to_fetch = Vec::new();
     for (time, check) in checks {
-        let (true, Some(doc)) = (check.authentic, check.document.as_ref()) else { continue };
+        let (true, Some(doc)) = (check.authentic, check.document.as_ref()) else {
+            continue;
+        };
         let uri = check.target.uri();
         match &doc.previous {
             None => {
@@ -197,9 +265,12 @@ async fn chain_findings<S: DigestStore>(
             Some(link) => match by_location.get(&(link.bucket.as_str(), link.object.as_str())) {
                 // The predecessor's own findings already explain any mismatch.
                 Some(prev) if prev.exists && prev.has_errors() => {}
-                Some(prev) => {
-                    findings.extend(link_findings(&uri, doc, link, &PreviousState::of_check(prev)))
-                }
+                Some(prev) => findings.extend(link_findings(
+                    &uri,
+                    doc,
+                    link,
+                    &PreviousState::of_check(prev),
+                )),
                 None => to_fetch.push((uri, doc, link)),
             },
         }
@@ -255,20 +326,27 @@ async fn unreferenced_logs<S: DigestStore>(
     store: &S,
     request: &RangeRequest,
     checks: &[(i64, DigestCheck)],
+    other_references: &[String],
 ) -> Result<Vec<Finding>, VerifyError> {
     let in_place_docs = checks.iter().filter_map(|(_, c)| {
         let doc = c.document.as_ref()?;
         let in_place = doc.s3_bucket == c.target.bucket && doc.s3_object == c.target.key;
         (in_place && !c.target.backfill).then_some(doc)
     });
-    let (Some(window_start), Some(window_end)) = in_place_docs
-        .fold((None::<i64>, None::<i64>), |(s, e), d| {
-            (Some(s.map_or(d.start, |s| s.min(d.start))), Some(e.map_or(d.end, |e| e.max(d.end))))
+    let (Some(window_start), Some(window_end)) =
+        in_place_docs.fold((None::<i64>, None::<i64>), |(s, e), d| {
+            (
+                Some(s.map_or(d.start, |s| s.min(d.start))),
+                Some(e.map_or(d.end, |e| e.max(d.end))),
+            )
         })
     else {
         return Ok(Vec::new());
     };
-    let (from, to) = (window_start + UNREFERENCED_GRACE_SECS, window_end - UNREFERENCED_GRACE_SECS);
+    let (from, to) = (
+        window_start + UNREFERENCED_GRACE_SECS,
+        window_end - UNREFERENCED_GRACE_SECS,
+    );
     if from > to {
         return Ok(Vec::new());
     }
@@ -277,6 +355,7 @@ async fn unreferenced_logs<S: DigestStore>(
     let referenced: HashSet<&str> = checks
         .iter()
         .flat_map(|(_, c)| c.log_references.iter().map(|(_, key)| key.as_str()))
+        .chain(other_references.iter().map(String::as_str))
         .collect();
     let base = request.base("CloudTrail");
     let keys = list_day_folders(store, request, &base, from, to).await?;

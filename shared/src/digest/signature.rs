@@ -16,13 +16,19 @@ pub enum SignatureCheck {
 /// Verifies `signature` over `message` with `key_der` (PKCS#1 `RSAPublicKey` or SPKI DER).
 /// Only SHA-256 makes a signature valid; the other hashes are tried solely to say *why* it failed.
 pub fn verify_sha256_rsa(key_der: &[u8], message: &[u8], signature: &[u8]) -> SignatureCheck {
-    let verify =
-        |alg: &'static signature::RsaParameters| UnparsedPublicKey::new(alg, key_der).verify(message, signature).is_ok();
+    let verify = |alg: &'static signature::RsaParameters| {
+        UnparsedPublicKey::new(alg, key_der)
+            .verify(message, signature)
+            .is_ok()
+    };
     if verify(&signature::RSA_PKCS1_2048_8192_SHA256) {
         return SignatureCheck::Valid;
     }
     let others: [(&'static signature::RsaParameters, &'static str); 3] = [
-        (&signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, "SHA1withRSA"),
+        (
+            &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            "SHA1withRSA",
+        ),
         (&signature::RSA_PKCS1_2048_8192_SHA384, "SHA384withRSA"),
         (&signature::RSA_PKCS1_2048_8192_SHA512, "SHA512withRSA"),
     ];
@@ -62,13 +68,25 @@ mod tests {
         let good = sign(&key, &signature::RSA_PKCS1_SHA256, msg);
         assert_eq!(verify_sha256_rsa(&pkcs1, msg, &good), SignatureCheck::Valid);
         assert_eq!(verify_sha256_rsa(&spki, msg, &good), SignatureCheck::Valid);
-        assert_eq!(verify_sha256_rsa(&pkcs1, b"other", &good), SignatureCheck::Invalid);
+        assert_eq!(
+            verify_sha256_rsa(&pkcs1, b"other", &good),
+            SignatureCheck::Invalid
+        );
         let sha512 = sign(&key, &signature::RSA_PKCS1_SHA512, msg);
-        assert_eq!(verify_sha256_rsa(&pkcs1, msg, &sha512), SignatureCheck::OtherHash("SHA512withRSA"));
+        assert_eq!(
+            verify_sha256_rsa(&pkcs1, msg, &sha512),
+            SignatureCheck::OtherHash("SHA512withRSA")
+        );
         let mut extended = good.clone();
         extended.push(0);
-        assert_eq!(verify_sha256_rsa(&pkcs1, msg, &extended), SignatureCheck::Invalid);
-        assert_eq!(verify_sha256_rsa(b"not a key", msg, &good), SignatureCheck::Invalid);
+        assert_eq!(
+            verify_sha256_rsa(&pkcs1, msg, &extended),
+            SignatureCheck::Invalid
+        );
+        assert_eq!(
+            verify_sha256_rsa(b"not a key", msg, &good),
+            SignatureCheck::Invalid
+        );
     }
 
     #[test]

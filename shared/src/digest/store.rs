@@ -87,13 +87,19 @@ pub struct StaticKeySource {
 impl StaticKeySource {
     /// Keys that only `region` publishes.
     pub fn with_region(mut self, region: &str, keys: Vec<PublicKeyRecord>) -> Self {
-        self.by_region.entry(region.to_owned()).or_default().extend(keys);
+        self.by_region
+            .entry(region.to_owned())
+            .or_default()
+            .extend(keys);
         self
     }
 
     /// Keys served for every region (a key file given for one verification run).
     pub fn for_every_region(keys: Vec<PublicKeyRecord>) -> Self {
-        Self { by_region: HashMap::new(), any_region: keys }
+        Self {
+            by_region: HashMap::new(),
+            any_region: keys,
+        }
     }
 }
 
@@ -119,7 +125,8 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     pub fn put(&mut self, bucket: &str, key: &str, object: StoredObject) {
-        self.objects.insert((bucket.to_owned(), key.to_owned()), object);
+        self.objects
+            .insert((bucket.to_owned(), key.to_owned()), object);
     }
 
     pub fn remove(&mut self, bucket: &str, key: &str) -> Option<StoredObject> {
@@ -132,7 +139,8 @@ impl MemoryStore {
 
     /// Makes every read of this object fail with `error` (it is still listed).
     pub fn fail(&mut self, bucket: &str, key: &str, error: StoreError) {
-        self.failures.insert((bucket.to_owned(), key.to_owned()), error);
+        self.failures
+            .insert((bucket.to_owned(), key.to_owned()), error);
     }
 
     pub fn objects(&self) -> impl Iterator<Item = (&(String, String), &StoredObject)> {

@@ -3,9 +3,8 @@
 use super::TestKey;
 use crate::digest::check::{META_BACKFILL_TIMESTAMP, META_SIGNATURE, META_SIGNATURE_ALGORITHM};
 use crate::digest::gzip::sha256;
-use crate::digest::model::{DigestDocument, SIGNATURE_ALGORITHM};
+use crate::digest::model::SIGNATURE_ALGORITHM;
 use crate::digest::range::RangeRequest;
-use crate::digest::signing::signing_string;
 use crate::digest::store::{MemoryStore, StaticKeySource, StoredObject};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -122,7 +121,11 @@ fn basic(t: i64, seconds: bool) -> String {
         d.hour(),
         d.minute()
     );
-    if seconds { format!("{hm}{:02}Z", d.second()) } else { format!("{hm}Z") }
+    if seconds {
+        format!("{hm}{:02}Z", d.second())
+    } else {
+        format!("{hm}Z")
+    }
 }
 
 pub fn iso(t: i64) -> String {
@@ -148,7 +151,12 @@ pub struct ChainOptions {
 impl Default for ChainOptions {
     /// The spec's fixture: 6 hourly digests, #0 starting, #3 empty, 24 logs.
     fn default() -> Self {
-        ChainOptions { start: FIXTURE_START, logs_per_digest: vec![5, 5, 5, 0, 5, 4], log_bytes: 6_000, window: 3600 }
+        ChainOptions {
+            start: FIXTURE_START,
+            logs_per_digest: vec![5, 5, 5, 0, 5, 4],
+            log_bytes: 6_000,
+            window: 3600,
+        }
     }
 }
 
@@ -213,17 +221,36 @@ pub fn gzip_level(data: &[u8], level: Compression) -> Vec<u8> {
 impl TestChain {
     /// Builds a consistent chain signed by `key`.
     pub fn build(layout: TrailLayout, key: TestKey, options: &ChainOptions) -> TestChain {
-        let mut chain = TestChain { layout, keys: vec![key], digests: Vec::new(), logs: Vec::new(), extra: Vec::new() };
+        let mut chain = TestChain {
+            layout,
+            keys: vec![key],
+            digests: Vec::new(),
+            logs: Vec::new(),
+            extra: Vec::new(),
+        };
         for (i, &count) in options.logs_per_digest.iter().enumerate() {
             let start = options.start + i as i64 * options.window;
-            chain.push_digest(start, start + options.window, count, options.log_bytes, false);
+            chain.push_digest(
+                start,
+                start + options.window,
+                count,
+                options.log_bytes,
+                false,
+            );
         }
         chain
     }
 
     /// Appends a digest (and its logs) chained to the last non-backfill digest, or a starting
     /// digest when there is none or `restart` is set.
-    pub fn push_digest(&mut self, start: i64, end: i64, log_count: usize, log_bytes: usize, restart: bool) -> usize {
+    pub fn push_digest(
+        &mut self,
+        start: i64,
+        end: i64,
+        log_count: usize,
+        log_bytes: usize,
+        restart: bool,
+    ) -> usize {
         let index = self.digests.len();
         let mut entries = Vec::new();
         for j in 0..log_count {
@@ -293,7 +320,8 @@ impl TestChain {
         d.backfill = true;
         d.key = self.layout.digest_key(end, true);
         d.doc["digestS3Object"] = json!(d.key);
-        d.metadata.insert(META_BACKFILL_TIMESTAMP.into(), iso(generated));
+        d.metadata
+            .insert(META_BACKFILL_TIMESTAMP.into(), iso(generated));
         self.seal(index);
         index
     }
@@ -340,12 +368,12 @@ impl TestChain {
         self.digests[index].doc = doc;
         self.rewrite(index);
         let d = &self.digests[index];
-        let parsed = DigestDocument::parse(&d.content).expect("generated digests are well formed");
-        let message = signing_string(&parsed, &sha256(&d.content));
+        let message = signing_message(&d.doc, &sha256(&d.content));
         let signature = hex::encode(key.sign_sha256(message.as_bytes()));
         let d = &mut self.digests[index];
         d.metadata.insert(META_SIGNATURE.into(), signature);
-        d.metadata.insert(META_SIGNATURE_ALGORITHM.into(), SIGNATURE_ALGORITHM.into());
+        d.metadata
+            .insert(META_SIGNATURE_ALGORITHM.into(), SIGNATURE_ALGORITHM.into());
     }
 
     /// Re-serializes and re-gzips digest `index`'s document without touching its signature
@@ -358,7 +386,9 @@ impl TestChain {
 
     /// Index of the digest that lists log `log`.
     pub fn logs_of(&self, digest: usize) -> Vec<usize> {
-        (0..self.logs.len()).filter(|&i| self.logs[i].digest == Some(digest)).collect()
+        (0..self.logs.len())
+            .filter(|&i| self.logs[i].digest == Some(digest))
+            .collect()
     }
 
     /// `digestStartTime` of the first digest and `digestEndTime` of the last one.
@@ -367,7 +397,11 @@ impl TestChain {
             self.digests
                 .iter()
                 .filter(|d| !d.backfill)
-                .filter_map(|d| d.doc[field].as_str().and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()))
+                .filter_map(|d| {
+                    d.doc[field]
+                        .as_str()
+                        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                })
                 .map(|t| t.unix_timestamp())
                 .collect::<Vec<_>>()
         };
@@ -386,24 +420,38 @@ impl TestChain {
 
     /// Every stored object.
     pub fn objects(&self) -> Vec<TestObject> {
-        let digests = self.digests.iter().filter(|d| d.stored).map(|d| TestObject {
-            bucket: d.bucket.clone(),
-            key: d.key.clone(),
-            bytes: d.object.clone(),
-            metadata: d.metadata.clone(),
-        });
+        let digests = self
+            .digests
+            .iter()
+            .filter(|d| d.stored)
+            .map(|d| TestObject {
+                bucket: d.bucket.clone(),
+                key: d.key.clone(),
+                bytes: d.object.clone(),
+                metadata: d.metadata.clone(),
+            });
         let logs = self.logs.iter().filter(|l| l.stored).map(|l| TestObject {
             bucket: l.bucket.clone(),
             key: l.key.clone(),
             bytes: l.object.clone(),
             metadata: HashMap::new(),
         });
-        digests.chain(logs).chain(self.extra.iter().cloned()).collect()
+        digests
+            .chain(logs)
+            .chain(self.extra.iter().cloned())
+            .collect()
     }
 
     pub fn add_to(&self, store: &mut MemoryStore) {
         for o in self.objects() {
-            store.put(&o.bucket, &o.key, StoredObject { bytes: o.bytes, metadata: o.metadata });
+            store.put(
+                &o.bucket,
+                &o.key,
+                StoredObject {
+                    bytes: o.bytes,
+                    metadata: o.metadata,
+                },
+            );
         }
     }
 
@@ -423,10 +471,28 @@ impl TestChain {
     }
 }
 
+/// The signing string of spec §4, built from the JSON values even when the document would not
+/// pass strict parsing (variants sign malformed documents too).
+pub fn signing_message(doc: &Value, content_sha256: &[u8; 32]) -> String {
+    let text = |field: &str| doc[field].as_str().unwrap_or("null").to_owned();
+    format!(
+        "{}\n{}/{}\n{}\n{}",
+        text("digestEndTime"),
+        text("digestS3Bucket"),
+        text("digestS3Object"),
+        hex::encode(content_sha256),
+        text("previousDigestSignature")
+    )
+}
+
 /// 16 alphanumeric characters derived from `seed`.
 pub fn unique_id(seed: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    sha256(seed.as_bytes()).iter().take(16).map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+    sha256(seed.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// A `{"Records":[…]}` file of roughly `bytes` bytes with varied, plausible records.
@@ -462,7 +528,7 @@ pub fn log_content(layout: &TrailLayout, time: i64, bytes: usize, seed: usize) -
             "responseElements": null,
             "requestID": unique_id(&format!("req-{seed}-{n}")),
             "eventID": unique_id(&format!("evt-{seed}-{n}")),
-            "readOnly": n % 3 == 0,
+            "readOnly": n.is_multiple_of(3),
             "eventType": "AwsApiCall",
             "managementEvent": true,
             "recipientAccountId": layout.account,

@@ -6,7 +6,10 @@
 mod chain;
 mod variants;
 
-pub use chain::{ChainOptions, TestChain, TestDigest, TestLog, TestObject, TrailLayout};
+pub use chain::{
+    ChainOptions, FIXTURE_START, TestChain, TestDigest, TestLog, TestObject, TrailLayout, gzip,
+    iso, log_content, signing_message,
+};
 pub use variants::{VariantCase, VariantRun, all_variants, variant};
 
 use super::keys::{PublicKeyRecord, md5_fingerprint};
@@ -36,13 +39,27 @@ impl TestKey {
     pub fn generate() -> TestKey {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
         let pkcs1 = pair.public_key().as_ref().to_vec();
-        let spki = pair.public_key().as_der().expect("SPKI encoding").as_ref().to_vec();
-        TestKey { pair: Arc::new(pair), pkcs1, spki, publish_spki: false }
+        let spki = pair
+            .public_key()
+            .as_der()
+            .expect("SPKI encoding")
+            .as_ref()
+            .to_vec();
+        TestKey {
+            pair: Arc::new(pair),
+            pkcs1,
+            spki,
+            publish_spki: false,
+        }
     }
 
     /// The DER CloudTrail would publish for this key.
     pub fn published_der(&self) -> &[u8] {
-        if self.publish_spki { &self.spki } else { &self.pkcs1 }
+        if self.publish_spki {
+            &self.spki
+        } else {
+            &self.pkcs1
+        }
     }
 
     pub fn fingerprint(&self) -> String {
@@ -59,7 +76,11 @@ impl TestKey {
     }
 
     /// A `ListPublicKeys` response entry (base64 DER), for key files and the moto stub.
-    pub fn list_public_keys_entry(&self, validity_start: i64, validity_end: i64) -> serde_json::Value {
+    pub fn list_public_keys_entry(
+        &self,
+        validity_start: i64,
+        validity_end: i64,
+    ) -> serde_json::Value {
         use base64::Engine;
         serde_json::json!({
             "Value": base64::engine::general_purpose::STANDARD.encode(self.published_der()),
@@ -80,12 +101,18 @@ impl TestKey {
 
     /// The private key as PKCS#8 DER, for tools that sign with other hashes (e.g. SHA-1 via openssl).
     pub fn pkcs8_der(&self) -> Vec<u8> {
-        self.pair.as_der().expect("PKCS#8 encoding").as_ref().to_vec()
+        self.pair
+            .as_der()
+            .expect("PKCS#8 encoding")
+            .as_ref()
+            .to_vec()
     }
 
     fn sign(&self, alg: &'static dyn signature::RsaEncoding, message: &[u8]) -> Vec<u8> {
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        self.pair.sign(alg, &SystemRandom::new(), message, &mut sig).expect("RSA signing");
+        self.pair
+            .sign(alg, &SystemRandom::new(), message, &mut sig)
+            .expect("RSA signing");
         sig
     }
 }

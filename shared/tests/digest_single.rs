@@ -1,0 +1,311 @@
+//! `verify_digest` (one digest as it lands) and the failure semantics shared by both entry points:
+//! storage and key-service failures are errors, never findings.
+
+use futures::executor::block_on;
+use std::future::Future;
+use std::io::{self, Read};
+use trailwatch_shared::digest::testkit::{
+    ChainOptions, TestChain, TestKey, TrailLayout, all_variants,
+};
+use trailwatch_shared::digest::{
+    DigestStore, DigestTarget, FindingCode, KeySourceError, MemoryStore, PublicKeyRecord,
+    PublicKeySource, StoreError, StoredObject, Verdict, VerifyError, verify_digest, verify_range,
+};
+
+fn chain() -> TestChain {
+    TestChain::build(
+        TrailLayout::default(),
+        TestKey::generate(),
+        &ChainOptions::default(),
+    )
+}
+
+fn target(chain: &TestChain, i: usize) -> DigestTarget {
+    let d = &chain.digests[i];
+    DigestTarget::from_key(&d.bucket, &d.key).expect("a digest key")
+}
+
+#[test]
+fn a_clean_digest_passes_with_its_logs_and_link_checked() {
+    let c = chain();
+    let report = block_on(verify_digest(
+        &c.store(),
+        &c.key_source(),
+        &target(&c, 5),
+        4,
+    ))
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.findings);
+    assert!(report.findings.is_empty());
+    assert_eq!((report.digests_checked, report.logs_checked), (1, 4));
+}
+
+#[test]
+fn a_starting_digest_is_reported_as_a_restart_but_passes() {
+    let c = chain();
+    let report = block_on(verify_digest(
+        &c.store(),
+        &c.key_source(),
+        &target(&c, 0),
+        4,
+    ))
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::Pass);
+    assert_eq!(report.codes(), vec![FindingCode::ChainRestart]);
+}
+
+#[test]
+fn a_predecessor_altered_after_it_was_verified_breaks_the_link() {
+    // In the Lambda the predecessor was verified when it landed; tampering since then shows
+    // up as a broken link from the new digest.
+    for (variant, digest, code) in [
+        (
+            "digest_signature_altered",
+            3,
+            FindingCode::ChainPrevSignatureMismatch,
+        ),
+        ("digest_modified", 3, FindingCode::ChainPrevHashMismatch),
+        ("digest_deleted_middle", 4, FindingCode::DigestMissing),
+    ] {
+        let case = all_variants()
+            .into_iter()
+            .find(|v| v.name == variant)
+            .unwrap();
+        let c = &case.chains[0];
+        let report = block_on(verify_digest(
+            &case.store(),
+            &case.key_source(),
+            &target(c, digest),
+            4,
+        ))
+        .unwrap();
+        assert_eq!(report.verdict, Verdict::Fail, "{variant}");
+        assert_eq!(
+            report.codes(),
+            vec![code],
+            "{variant}: {:#?}",
+            report.findings
+        );
+    }
+}
+
+#[test]
+fn tampered_digest_itself_fails_in_single_mode() {
+    let case = all_variants()
+        .into_iter()
+        .find(|v| v.name == "log_modified")
+        .unwrap();
+    let c = &case.chains[0];
+    let report = block_on(verify_digest(
+        &case.store(),
+        &case.key_source(),
+        &target(c, 1),
+        2,
+    ))
+    .unwrap();
+    assert_eq!(report.codes(), vec![FindingCode::LogHashMismatch]);
+    let hit = &report.findings[0];
+    assert!(
+        hit.object.starts_with("s3://") && hit.object.contains("/CloudTrail/"),
+        "{}",
+        hit.object
+    );
+}
+
+#[test]
+fn access_denied_is_an_error_never_a_missing_log() {
+    let c = chain();
+    let mut store = c.store();
+    let log = &c.logs[c.logs_of(1)[0]];
+    store.fail(
+        &log.bucket,
+        &log.key,
+        StoreError::AccessDenied("403".into()),
+    );
+    let err = block_on(verify_digest(&store, &c.key_source(), &target(&c, 1), 4)).unwrap_err();
+    assert!(matches!(err, VerifyError::AccessDenied { .. }), "{err:?}");
+    assert!(err.to_string().contains("s3:ListBucket"));
+    let err = block_on(verify_range(&store, &c.key_source(), &c.default_request())).unwrap_err();
+    assert!(matches!(err, VerifyError::AccessDenied { .. }));
+}
+
+#[test]
+fn infrastructure_failures_of_digests_and_previous_digests_are_errors() {
+    let c = chain();
+    for (failing, verified) in [(2, 2), (1, 2)] {
+        let mut store = c.store();
+        let d = &c.digests[failing];
+        store.fail(
+            &d.bucket,
+            &d.key,
+            StoreError::Infrastructure("503 SlowDown".into()),
+        );
+        let err = block_on(verify_digest(
+            &store,
+            &c.key_source(),
+            &target(&c, verified),
+            4,
+        ))
+        .unwrap_err();
+        assert!(matches!(err, VerifyError::Infrastructure { .. }), "{err:?}");
+    }
+}
+
+/// Wraps a memory store; reads of one key fail half-way like a dropped connection.
+struct FlakyStore {
+    inner: MemoryStore,
+    flaky_key: String,
+}
+
+impl DigestStore for FlakyStore {
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
+        self.inner.get_object(bucket, key)
+    }
+    fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        self.inner.list_keys(bucket, prefix)
+    }
+    fn read_object<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        consume: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+    {
+        let flaky = key == self.flaky_key;
+        self.inner.read_object(bucket, key, move |r| {
+            if !flaky {
+                return consume(r);
+            }
+            let mut head = Vec::new();
+            r.take(40).read_to_end(&mut head).unwrap();
+            let failing = io::Cursor::new(head).chain(Broken);
+            consume(&mut { failing })
+        })
+    }
+}
+
+struct Broken;
+impl Read for Broken {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        ))
+    }
+}
+
+#[test]
+fn a_stream_that_breaks_mid_log_is_infrastructure_not_a_bad_log() {
+    let c = chain();
+    let log = &c.logs[c.logs_of(2)[3]];
+    let store = FlakyStore {
+        inner: c.store(),
+        flaky_key: log.key.clone(),
+    };
+    let err = block_on(verify_digest(&store, &c.key_source(), &target(&c, 2), 4)).unwrap_err();
+    match err {
+        VerifyError::Infrastructure { object, message } => {
+            assert!(object.ends_with(&log.key));
+            assert!(message.contains("connection reset"), "{message}");
+        }
+        other => panic!("expected an infrastructure error, got {other:?}"),
+    }
+}
+
+struct DownKeys;
+impl PublicKeySource for DownKeys {
+    fn public_keys(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+    ) -> impl Future<Output = Result<Vec<PublicKeyRecord>, KeySourceError>> + Send {
+        std::future::ready(Err(KeySourceError("ThrottlingException".into())))
+    }
+}
+
+#[test]
+fn key_service_failure_is_an_error_not_key_not_found() {
+    let c = chain();
+    let err = block_on(verify_digest(&c.store(), &DownKeys, &target(&c, 1), 4)).unwrap_err();
+    assert!(matches!(err, VerifyError::Keys(_)), "{err:?}");
+}
+
+#[test]
+fn an_empty_range_is_never_a_success() {
+    let c = chain();
+    let report = block_on(verify_range(
+        &MemoryStore::default(),
+        &c.key_source(),
+        &c.default_request(),
+    ))
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert_eq!(report.codes(), vec![FindingCode::DigestMissing]);
+    assert_eq!(report.digests_checked, 0);
+}
+
+#[test]
+fn digests_of_other_accounts_regions_and_trails_are_not_mixed_in() {
+    let c = chain();
+    let mut store = c.store();
+    let other = TestChain::build(
+        TrailLayout {
+            trail_name: "other_trail".into(),
+            ..TrailLayout::default()
+        },
+        c.keys[0].clone(),
+        &ChainOptions {
+            start: ChainOptions::default().start + 1800,
+            logs_per_digest: vec![1, 1],
+            ..ChainOptions::default()
+        },
+    );
+    assert!(
+        other
+            .logs
+            .iter()
+            .all(|l| !c.logs.iter().any(|m| m.key == l.key))
+    );
+    other.add_to(&mut store);
+    let report = block_on(verify_range(&store, &c.key_source(), &c.default_request())).unwrap();
+    // The other trail's digests are not verified, but its logs share the folder: they are
+    // listed by its digests, so they are not unreferenced.
+    assert_eq!(report.digests_checked, 6);
+    assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.findings);
+    // Without the other trail's digests, its logs are unreferenced.
+    for d in &other.digests {
+        store.remove(&d.bucket, &d.key);
+    }
+    let report = block_on(verify_range(&store, &c.key_source(), &c.default_request())).unwrap();
+    assert_eq!(
+        report.codes(),
+        vec![FindingCode::LogUnreferenced],
+        "{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn object_metadata_is_what_the_store_returned() {
+    let c = chain();
+    let store = c.store();
+    let d = &c.digests[0];
+    let o = block_on(store.get_object(&d.bucket, &d.key)).unwrap();
+    assert_eq!(
+        o.metadata.get("signature-algorithm").map(String::as_str),
+        Some("SHA256withRSA")
+    );
+    assert_eq!(o.metadata.get("signature").map(String::len), Some(512));
+}
