@@ -1,1 +1,44 @@
-fn main() {}
+//! Composition root: configuration, clients and the key cache once, then the Lambda runtime loop.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use digest_verifier::{
+    CloudTrailKeySource, DigestVerifier, KeySource, S3DigestStore, SnsAlertSink, VerifierConfig,
+};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let config = VerifierConfig::from_env()?;
+    let sdk = load_sdk_config().await;
+    let keys = match &config.public_keys_file {
+        Some(path) => {
+            KeySource::from_file(path).map_err(|e| anyhow::anyhow!("PUBLIC_KEYS_FILE: {e}"))?
+        }
+        None => KeySource::Api(Box::new(CloudTrailKeySource::new(sdk.clone()))),
+    };
+    let state = Arc::new(DigestVerifier {
+        store: S3DigestStore::new(s3_client(&sdk)),
+        alerts: SnsAlertSink {
+            sns: aws_sdk_sns::Client::new(&sdk),
+            topic_arn: config.topic_arn.clone(),
+        },
+        keys,
+        config,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let state = state.clone();
+        async move {
+            state
+                .handle(event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}

@@ -1,0 +1,296 @@
+//! The SNS alert for a digest that failed (or warned): an ASCII subject, a body an on-call engineer
+//! can act on, a machine-readable JSON for queue/Lambda/HTTPS subscribers, and filterable
+//! attributes.
+
+use serde_json::json;
+use trailwatch_lambda_common::sns::AlertMessage;
+use trailwatch_shared::digest::{
+    Finding, FindingCode, FindingSeverity, Verdict, VerificationReport,
+};
+
+/// Findings listed in one message; the rest are counted (SNS messages are limited to 256 KiB).
+const MAX_LISTED_FINDINGS: usize = 50;
+const MAX_SUBJECT_CHARS: usize = 99;
+
+/// What was verified, for the message.
+#[derive(Debug, Clone)]
+pub struct AlertContext<'a> {
+    pub digest: &'a str,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub trail: &'a str,
+}
+
+/// The alert severity: CRITICAL for a failed verification, MEDIUM for warnings only.
+pub fn alert_severity(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Fail => "CRITICAL",
+        _ => "MEDIUM",
+    }
+}
+
+/// What an engineer should do about a finding.
+pub fn next_step(code: FindingCode) -> &'static str {
+    use FindingCode::*;
+    match code {
+        DigestSignatureInvalid | DigestSignatureAlgorithm | DigestTrailingData | DigestFormat => {
+            "Treat the digest and the logs it covers as untrusted: check who wrote the object (S3 server access logs / CloudTrail data events, object versions) and preserve the bucket state."
+        }
+        DigestSignatureMissing => {
+            "Check whether the object was overwritten (object versions, PutObject/CopyObject events); CloudTrail always writes the signature metadata."
+        }
+        DigestKeyNotFound => {
+            "Compare the fingerprint with `aws cloudtrail list-public-keys` in this region; an unknown key means the digest was not signed by CloudTrail."
+        }
+        DigestMissing => {
+            "Look for DeleteObject events on the trail bucket and restore the digest from an earlier object version if versioning is enabled."
+        }
+        DigestMoved => {
+            "Find who copied or renamed the digest (CopyObject/PutObject events); the original location should hold the genuine digest."
+        }
+        DigestBackfillMetadata => {
+            "Check the object's metadata history; CloudTrail writes backfill-generation-timestamp on every backfill digest."
+        }
+        ChainPrevSignatureMismatch | ChainPrevHashMismatch => {
+            "The previous digest was altered or replaced after delivery: verify the range with `trailwatch verify` and inspect its object versions."
+        }
+        ChainHeadStale => {
+            "Check that the trail is logging (`aws cloudtrail get-trail-status`) and look for deleted recent digests."
+        }
+        LogHashMismatch | LogFormat | LogTrailingData => {
+            "The log file content changed after delivery: do not trust its events; inspect its object versions and who wrote it."
+        }
+        LogMissing => {
+            "Look for DeleteObject events on the log file and restore it from an earlier object version if possible."
+        }
+        LogHashAlgorithm => "CloudTrail always lists SHA-256; inspect the digest and its signer.",
+        LogUnreferenced => {
+            "A log file that no digest lists may have been planted: inspect who wrote it."
+        }
+        LogDuplicateReference => "Inspect the digests that list the log file.",
+        ChainTimeDiscontinuity => {
+            "Check for StopLogging/StartLogging events and missing digests around this time."
+        }
+        ChainRestart => "Confirm the restart with StopLogging/StartLogging or trail update events.",
+        KeySpkiEncoding => "No action needed.",
+    }
+}
+
+/// `[CRITICAL] CloudTrail tampering suspected: 2 findings, 123456789012 us-east-1`.
+pub fn subject(report: &VerificationReport, ctx: &AlertContext<'_>) -> String {
+    let counted = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= FindingSeverity::Warning)
+        .count();
+    let what = match report.verdict {
+        Verdict::Fail => "CloudTrail tampering suspected",
+        _ => "CloudTrail integrity warning",
+    };
+    let plural = if counted == 1 { "" } else { "s" };
+    let text = format!(
+        "[{}] {what}: {counted} finding{plural}, {} {}",
+        alert_severity(report.verdict),
+        ctx.account,
+        ctx.region
+    );
+    ascii_line(&text, MAX_SUBJECT_CHARS)
+}
+
+/// Printable ASCII only, no line breaks, at most `max` characters.
+fn ascii_line(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
+fn ordered(report: &VerificationReport) -> Vec<&Finding> {
+    let mut findings: Vec<&Finding> = report.findings.iter().collect();
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.code.cmp(&b.code)));
+    findings
+}
+
+/// The text e-mail readers see.
+pub fn body(report: &VerificationReport, ctx: &AlertContext<'_>) -> String {
+    let findings = ordered(report);
+    let mut out = format!(
+        "trailwatch verified a CloudTrail digest file and the verdict is {}.\n\n\
+         Digest:  {}\nAccount: {}\nRegion:  {}\nTrail:   {}\nLog files checked: {}\n\n\
+         Findings ({}):\n",
+        report.verdict,
+        ctx.digest,
+        ctx.account,
+        ctx.region,
+        ctx.trail,
+        report.logs_checked,
+        findings.len()
+    );
+    for (i, f) in findings.iter().take(MAX_LISTED_FINDINGS).enumerate() {
+        out.push_str(&format!(
+            "\n{}. [{}] {}: {}\n   Object: {}\n   Detail: {}\n   Next:   {}\n",
+            i + 1,
+            f.severity.as_str(),
+            f.code,
+            f.code.meaning(),
+            f.object,
+            f.detail,
+            next_step(f.code)
+        ));
+    }
+    if findings.len() > MAX_LISTED_FINDINGS {
+        out.push_str(&format!(
+            "\n... and {} more findings (run `trailwatch verify` for the full list).\n",
+            findings.len() - MAX_LISTED_FINDINGS
+        ));
+    }
+    out.push_str(
+        "\nVerify the surrounding history with:\n  trailwatch verify --bucket <bucket> --account-id <account> --region <region> --start-time <T> --end-time <T>\n\
+         Infrastructure errors (throttling, access) never produce this alert; it means the stored data does not match what CloudTrail signed.\n",
+    );
+    out
+}
+
+/// The whole SNS message.
+pub fn build(report: &VerificationReport, ctx: &AlertContext<'_>) -> AlertMessage {
+    let findings = ordered(report);
+    let primary = findings.first().map(|f| f.code.as_str()).unwrap_or("NONE");
+    let mut codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let machine = json!({
+        "source": "trailwatch.digest-verifier",
+        "verdict": report.verdict,
+        "digest": ctx.digest,
+        "account": ctx.account,
+        "region": ctx.region,
+        "trail": ctx.trail,
+        "logs_checked": report.logs_checked,
+        "findings_total": findings.len(),
+        "findings": findings.iter().take(MAX_LISTED_FINDINGS).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let text = body(report, ctx);
+    let structured = json!({
+        "default": text,
+        "email": text,
+        "sqs": machine,
+        "lambda": machine,
+        "https": machine,
+        "http": machine,
+    })
+    .to_string();
+    AlertMessage {
+        subject: subject(report, ctx),
+        structured_message: structured,
+        attributes: vec![
+            ("rule_id".into(), primary.into()),
+            ("severity".into(), alert_severity(report.verdict).into()),
+            ("account".into(), ctx.account.into()),
+            ("region".into(), ctx.region.into()),
+            ("finding_codes".into(), codes.join(",")),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(codes: &[FindingCode]) -> VerificationReport {
+        let findings = codes
+            .iter()
+            .map(|c| Finding::new(*c, "s3://b/AWSLogs/k.json.gz", "détail with ünïcode"))
+            .collect();
+        VerificationReport::new(findings, 1, 3)
+    }
+
+    fn ctx() -> AlertContext<'static> {
+        AlertContext {
+            digest: "s3://b/d.json.gz",
+            account: "123456789012",
+            region: "us-east-1",
+            trail: "t",
+        }
+    }
+
+    #[test]
+    fn subject_matches_the_documented_shape_and_limits() {
+        let r = report(&[
+            FindingCode::LogMissing,
+            FindingCode::ChainPrevHashMismatch,
+            FindingCode::ChainRestart,
+        ]);
+        assert_eq!(
+            subject(&r, &ctx()),
+            "[CRITICAL] CloudTrail tampering suspected: 2 findings, 123456789012 us-east-1"
+        );
+        let long = AlertContext {
+            region: "é".repeat(200).leak(),
+            ..ctx()
+        };
+        let s = subject(&r, &long);
+        assert!(s.len() <= 99 && s.is_ascii() && !s.contains('\n'), "{s}");
+        let w = report(&[FindingCode::LogUnreferenced]);
+        assert_eq!(
+            subject(&w, &ctx()),
+            "[MEDIUM] CloudTrail integrity warning: 1 finding, 123456789012 us-east-1"
+        );
+    }
+
+    #[test]
+    fn message_lists_each_finding_with_next_steps_and_attributes() {
+        let r = report(&[FindingCode::LogHashMismatch, FindingCode::DigestMissing]);
+        let m = build(&r, &ctx());
+        let doc: serde_json::Value = serde_json::from_str(&m.structured_message).unwrap();
+        let email = doc["email"].as_str().unwrap();
+        assert!(email.contains("LOG_HASH_MISMATCH") && email.contains("DIGEST_MISSING"));
+        assert!(email.contains("Next:") && email.contains("s3://b/AWSLogs/k.json.gz"));
+        let machine: serde_json::Value =
+            serde_json::from_str(doc["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(machine["verdict"], "FAIL");
+        assert_eq!(machine["findings"].as_array().unwrap().len(), 2);
+        let attr = |n: &str| {
+            m.attributes
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(attr("rule_id").as_deref(), Some("DIGEST_MISSING"));
+        assert_eq!(attr("severity").as_deref(), Some("CRITICAL"));
+        assert_eq!(attr("account").as_deref(), Some("123456789012"));
+        assert_eq!(
+            attr("finding_codes").as_deref(),
+            Some("DIGEST_MISSING,LOG_HASH_MISMATCH")
+        );
+    }
+
+    #[test]
+    fn huge_finding_lists_stay_under_the_sns_limit() {
+        let codes = vec![FindingCode::LogHashMismatch; 5_000];
+        let findings: Vec<Finding> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Finding::new(
+                    *c,
+                    format!("s3://b/{}/{i}", "x".repeat(200)),
+                    "d".repeat(300),
+                )
+            })
+            .collect();
+        let m = build(&VerificationReport::new(findings, 1, 5_000), &ctx());
+        assert!(
+            m.structured_message.len() < 200 * 1024,
+            "{}",
+            m.structured_message.len()
+        );
+        assert!(m.structured_message.contains("4950 more findings"));
+    }
+}

@@ -1,0 +1,134 @@
+//! `DigestStore` over S3: whole-object reads for digests, streamed reads (gunzip + SHA-256 on a
+//! blocking thread) for logs, and paginated listing. S3 errors are classified so that only a
+//! real 404 can become a "missing" finding.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Read;
+
+use trailwatch_lambda_common::s3_read::{FetchError, open_object};
+use trailwatch_shared::digest::{DigestStore, StoreError, StoredObject};
+use trailwatch_shared::trigger::ObjectRef;
+
+/// Reads the trail bucket through the S3 API.
+#[derive(Debug, Clone)]
+pub struct S3DigestStore {
+    s3: aws_sdk_s3::Client,
+}
+
+impl S3DigestStore {
+    pub fn new(s3: aws_sdk_s3::Client) -> Self {
+        Self { s3 }
+    }
+}
+
+fn object_ref(bucket: &str, key: &str) -> ObjectRef {
+    ObjectRef {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        size: None,
+        version_id: None,
+    }
+}
+
+/// Maps the shared S3 error classification onto the verifier's three kinds.
+pub fn store_error(e: FetchError) -> StoreError {
+    match e {
+        FetchError::NotFound { .. } => StoreError::NotFound,
+        FetchError::AccessDenied { detail, .. } => StoreError::AccessDenied(detail),
+        FetchError::Transient { detail, .. } | FetchError::Other { detail, .. } => {
+            StoreError::Infrastructure(detail)
+        }
+    }
+}
+
+fn lowercase_keys(metadata: HashMap<String, String>) -> HashMap<String, String> {
+    metadata
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
+}
+
+impl DigestStore for S3DigestStore {
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
+        let object = object_ref(bucket, key);
+        async move {
+            let out = self
+                .s3
+                .get_object()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .send()
+                .await
+                .map_err(|e| store_error(FetchError::classify(&object.bucket, &object.key, &e)))?;
+            let metadata = lowercase_keys(out.metadata.clone().unwrap_or_default());
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| StoreError::Infrastructure(format!("reading the body failed: {e}")))?
+                .into_bytes()
+                .to_vec();
+            Ok(StoredObject { bytes, metadata })
+        }
+    }
+
+    fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        let (bucket, prefix) = (bucket.to_owned(), prefix.to_owned());
+        async move {
+            let mut keys = Vec::new();
+            let mut pages = self
+                .s3
+                .list_objects_v2()
+                .bucket(&bucket)
+                .prefix(&prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| match FetchError::classify(&bucket, &prefix, &e) {
+                    // A missing bucket is a configuration problem, not a deleted object.
+                    FetchError::NotFound { .. } => {
+                        StoreError::Infrastructure(format!("bucket {bucket} does not exist"))
+                    }
+                    other => store_error(other),
+                })?;
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+            }
+            Ok(keys)
+        }
+    }
+
+    fn read_object<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        consume: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+    {
+        let object = object_ref(bucket, key);
+        async move {
+            let body = open_object(&self.s3, &object).await.map_err(store_error)?;
+            // The bridge must be created on the runtime; the blocking thread then pulls the
+            // download through gunzip + SHA-256 while the runtime keeps serving other reads.
+            let mut reader = body.into_blocking_reader();
+            tokio::task::spawn_blocking(move || consume(&mut reader))
+                .await
+                .map_err(|e| StoreError::Infrastructure(format!("hashing task failed: {e}")))
+        }
+    }
+}
