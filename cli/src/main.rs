@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod match_cmd;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -22,12 +23,16 @@ struct Cli {
 enum Command {
     /// Match CloudTrail records against a filter pattern or a built-in rule set.
     Match(match_cmd::MatchArgs),
+    /// Verify CloudTrail digest and log file integrity between two times (stricter than
+    /// `aws cloudtrail validate-logs`). Exit status: 0 PASS/WARN, 1 FAIL, 2 usage or infrastructure error.
+    Verify(verify_cmd::VerifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Match(args) => match_cmd::run(args),
+        Command::Verify(args) => verify_cmd::run(args),
     };
     match result {
         Ok(code) => code,
