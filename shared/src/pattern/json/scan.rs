@@ -4,8 +4,6 @@
 //! validating skipper (so a malformed message is still "not JSON", J1) that allocates nothing.
 //! Strings are borrowed from the message unless they contain escapes.
 
-use memchr::memchr2;
-
 use super::projection::DNode;
 use crate::pattern::value::Scalar;
 
@@ -278,25 +276,27 @@ where
         let start = self.i;
         let mut escaped = false;
         loop {
-            let off = memchr2(b'"', b'\\', &self.b[self.i..]).ok_or(Invalid)?;
-            if self.b[self.i..self.i + off].iter().any(|&c| c < 0x20) {
-                return Err(Invalid);
-            }
-            self.i += off;
-            if self.b[self.i] == b'"' {
-                self.i += 1;
-                return Ok((start, self.i - 1, escaped));
-            }
-            escaped = true;
-            match self.b.get(self.i + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
-                Some(b'u') => {
-                    let hex = self.b.get(self.i + 2..self.i + 6).ok_or(Invalid)?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return Err(Invalid);
-                    }
-                    self.i += 6;
+            self.i = skip_plain(self.b, self.i);
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok((start, self.i - 1, escaped));
                 }
+                Some(b'\\') => {
+                    escaped = true;
+                    match self.b.get(self.i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+                        Some(b'u') => {
+                            let hex = self.b.get(self.i + 2..self.i + 6).ok_or(Invalid)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return Err(Invalid);
+                            }
+                            self.i += 6;
+                        }
+                        _ => return Err(Invalid),
+                    }
+                }
+                // End of input, or a raw control character (not allowed in a JSON string).
                 _ => return Err(Invalid),
             }
         }
@@ -379,6 +379,33 @@ where
     }
 }
 
+/// Index of the first byte at or after `i` that is `"`, `\\` or a control character (< 0x20),
+/// or `b.len()`. Eight bytes at a time: CloudTrail strings are short, so a SIMD search's setup
+/// cost per string would dominate.
+#[inline]
+fn skip_plain(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES << 7;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // Per byte: "is zero" after XOR with the quote / backslash, or "borrows" when 0x20 is
+        // subtracted. The lowest flagged byte is exact (higher ones may be false positives).
+        let flagged = ((v ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES)
+            | (v ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES)
+            | v.wrapping_sub(ONES * 0x20))
+            & !v
+            & HIGH;
+        if flagged != 0 {
+            return i + (flagged.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
 /// Decodes a validated JSON string body with escapes. Lone surrogates become U+FFFD.
 fn decode(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len());
@@ -428,4 +455,39 @@ fn hex4(b: &[u8], i: usize) -> u32 {
         .and_then(|h| std::str::from_utf8(h).ok())
         .and_then(|h| u32::from_str_radix(h, 16).ok())
         .unwrap_or(0xFFFD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skip_plain;
+
+    #[test]
+    fn skip_plain_finds_the_first_special_byte() {
+        for text in [
+            "",
+            "abc",
+            "abcdefgh",
+            "abcdefghijklmnop",
+            "é€😀 plain text long enough",
+        ] {
+            assert_eq!(skip_plain(text.as_bytes(), 0), text.len(), "{text}");
+        }
+        for (text, at) in [
+            ("a\"", 1),
+            ("abcdefgh\\x", 8),
+            ("abcdefg\u{1}\"", 7),
+            ("\u{1f}", 0),
+            ("0123456789\"\\", 10),
+        ] {
+            assert_eq!(skip_plain(text.as_bytes(), 0), at, "{text:?}");
+        }
+        // Every position within and across 8-byte words, with high bytes around.
+        for pos in 0..20 {
+            for special in [b'"', b'\\', 0x00, 0x1f] {
+                let mut v = vec![0xC3u8; 24];
+                v[pos] = special;
+                assert_eq!(skip_plain(&v, 0), pos);
+            }
+        }
+    }
 }

@@ -1,0 +1,133 @@
+//! Micro-benchmark: the 14 Security Hub rules on one CloudTrail record, next to parsing that
+//! record into a `serde_json::Value` (what a naive evaluator does before looking at any rule).
+//!
+//! ```text
+//! cargo run --release -p trailwatch-shared --example pattern_bench [FILE_OR_DIR…]
+//! ```
+//! Inputs are uncompressed CloudTrail files (`{"Records":[…]}`) or JSON arrays of records;
+//! default: `/work/shared/data/cloudtrail/invictus-ir-aws-dataset/CloudTrail`.
+//! Single-threaded; numbers are the best of 5 runs over all records.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::value::RawValue;
+use trailwatch_shared::pattern::FilterPattern;
+use trailwatch_shared::rules::{CompiledRules, builtin_set};
+
+fn main() {
+    let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let inputs = if args.is_empty() {
+        vec![PathBuf::from(
+            "/work/shared/data/cloudtrail/invictus-ir-aws-dataset/CloudTrail",
+        )]
+    } else {
+        args
+    };
+    let mut records = Vec::new();
+    for input in &inputs {
+        collect(input, &mut records);
+    }
+    let bytes: usize = records.iter().map(String::len).sum();
+    println!(
+        "{} records, {:.1} MB, mean {} bytes/record",
+        records.len(),
+        bytes as f64 / 1e6,
+        bytes / records.len().max(1)
+    );
+
+    let set = builtin_set("security-hub").expect("built-in set");
+    let rules = CompiledRules::compile(set.clone()).expect("compiles");
+    let patterns: Vec<FilterPattern> = set
+        .iter()
+        .map(|r| FilterPattern::parse(&r.pattern).unwrap())
+        .collect();
+
+    let report = |name: &str, d: Duration, matches: usize| {
+        let s = d.as_secs_f64();
+        println!(
+            "{name:<48} {:>8.0} ns/record {:>9.0} records/s {:>8.1} MB/s   ({matches} matches)",
+            s * 1e9 / records.len() as f64,
+            records.len() as f64 / s,
+            bytes as f64 / 1e6 / s
+        );
+    };
+
+    let (d, n) = best_of(5, || {
+        records
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(r).is_ok() as usize)
+            .sum()
+    });
+    report("serde_json::from_str::<Value>", d, n);
+    let (d, n) = best_of(5, || {
+        records
+            .iter()
+            .map(|r| serde_json::from_str::<serde::de::IgnoredAny>(r).is_ok() as usize)
+            .sum()
+    });
+    report("serde_json validate only (IgnoredAny)", d, n);
+    let mut matched = Vec::new();
+    let (d, n) = best_of(5, || {
+        records
+            .iter()
+            .map(|r| {
+                rules.evaluate(r, &mut matched);
+                matched.len()
+            })
+            .sum()
+    });
+    report("CompiledRules::evaluate (14 Security Hub rules)", d, n);
+    let (d, n) = best_of(5, || {
+        records
+            .iter()
+            .map(|r| patterns.iter().filter(|p| p.matches(r)).count())
+            .sum()
+    });
+    report("14 x FilterPattern::matches (separate scans)", d, n);
+    let skip = FilterPattern::parse("{ $.zzz = 1 }").unwrap();
+    let (d, n) = best_of(5, || records.iter().filter(|r| skip.matches(r)).count());
+    report("JSON pattern on an absent key (scan cost)", d, n);
+    let one = FilterPattern::parse("AccessDenied").unwrap();
+    let (d, n) = best_of(5, || records.iter().filter(|r| one.matches(r)).count());
+    report("unstructured term 'AccessDenied'", d, n);
+}
+
+fn best_of(runs: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
+    let mut best = Duration::MAX;
+    let mut out = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        out = black_box(f());
+        best = best.min(t.elapsed());
+    }
+    (best, out)
+}
+
+fn collect(path: &Path, out: &mut Vec<String>) {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .expect("read dir")
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            collect(&e, out);
+        }
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(rename = "Records")]
+        records: Vec<Box<RawValue>>,
+    }
+    let raw: Vec<Box<RawValue>> = match serde_json::from_str::<File>(&text) {
+        Ok(f) => f.records,
+        Err(_) => serde_json::from_str(&text).unwrap_or_default(),
+    };
+    out.extend(raw.into_iter().map(|r| r.get().to_owned()));
+}
