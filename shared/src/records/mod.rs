@@ -1,0 +1,327 @@
+//! Streaming reader of CloudTrail log files: gzip (detected by magic bytes, concatenated members
+//! accepted) or plain JSON, `{"Records":[…]}` split into records without holding the file.
+//!
+//! Memory is bounded by the largest record: decompressed bytes pass through one reusable buffer
+//! that only has to hold the record being cut out (it grows up to
+//! [`ReaderLimits::max_record_bytes`], never with the file).
+//!
+//! Each record is returned as its exact bytes (checked to be UTF-8 and structurally sound JSON: see
+//! `scan.rs` for what that covers) with its top-level `eventTime` as Unix milliseconds. Other
+//! top-level keys of the file are skipped; a duplicated `Records` key yields the records of both
+//! arrays (losing events is worse than reading a strange file); several JSON documents one after
+//! the other (e.g. `cat a.json.gz b.json.gz`) are read in turn, each must have `Records`.
+
+mod event_time;
+mod input;
+#[cfg(test)]
+mod proptests;
+mod scan;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use std::io::Read;
+
+pub use event_time::parse_event_time;
+pub use input::Encoding;
+use input::Input;
+use scan::Scanner;
+
+/// Bounds that protect a function from hostile or broken input.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderLimits {
+    /// Decompressed bytes after which reading stops with [`RecordsError::TooLarge`] (gzip bombs).
+    pub max_decompressed_bytes: u64,
+    /// A single record larger than this stops reading with [`RecordsError::RecordTooLarge`].
+    pub max_record_bytes: usize,
+}
+
+impl Default for ReaderLimits {
+    fn default() -> Self {
+        Self {
+            max_decompressed_bytes: 2 << 30,
+            max_record_bytes: 32 << 20,
+        }
+    }
+}
+
+/// One record: its exact JSON text and its `eventTime`.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    /// The record's exact bytes as they stand in the file (forwarded verbatim).
+    pub json: &'a str,
+    /// Top-level `eventTime` as Unix milliseconds; `None` when absent or unparseable.
+    pub event_time_ms: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("corrupt gzip data: {0}")]
+    Gzip(String),
+    #[error("decompressed size exceeds the limit of {limit} bytes (gzip bomb?)")]
+    TooLarge { limit: u64 },
+    #[error("record {index} exceeds the limit of {limit} bytes")]
+    RecordTooLarge { index: u64, limit: usize },
+    #[error("not a CloudTrail log file: {0}")]
+    NotCloudTrail(String),
+    #[error("malformed JSON at byte {offset}: {detail}")]
+    Malformed { offset: u64, detail: String },
+}
+
+/// Decompressed data is read in pieces of this size: small enough to stay in cache between
+/// decompression and scanning, large enough to keep per-call overheads negligible.
+const READ_CHUNK: usize = 64 * 1024;
+const INITIAL_BUFFER: usize = 4 * READ_CHUNK;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where the splitter is in the file's JSON structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// Before the first byte of the input (a UTF-8 BOM may follow).
+    FileStart,
+    /// Before a top-level document (only whitespace seen since the previous one, if any).
+    DocumentStart {
+        first: bool,
+    },
+    /// Inside the top-level object, before a key; `after_comma` forbids a closing brace.
+    TopKey {
+        after_comma: bool,
+    },
+    /// After a top-level value: a comma or the closing brace.
+    TopAfterValue,
+    /// Inside `Records`: `first` allows `]`, otherwise an element must follow a comma.
+    RecordsElement {
+        first: bool,
+    },
+    /// After a record: a comma or the closing bracket.
+    RecordsAfterElement,
+    Finished,
+    Failed,
+}
+
+pub struct RecordReader<R: Read> {
+    input: Input<R>,
+    limits: ReaderLimits,
+    /// Decompressed bytes; `buf[pos..filled]` not yet consumed.
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+    /// Decompressed offset of `buf[0]`, for error messages.
+    buf_offset: u64,
+    end_of_input: bool,
+    decompressed: u64,
+    position: Position,
+    saw_records: bool,
+    scanner: Scanner,
+    records_read: u64,
+}
+
+impl<R: Read> RecordReader<R> {
+    pub fn new(input: R, limits: ReaderLimits) -> Self {
+        Self {
+            input: Input::new(input),
+            limits,
+            buf: Vec::new(),
+            pos: 0,
+            filled: 0,
+            buf_offset: 0,
+            end_of_input: false,
+            decompressed: 0,
+            position: Position::FileStart,
+            saw_records: false,
+            scanner: Scanner::default(),
+            records_read: 0,
+        }
+    }
+
+    /// The next record, `Ok(None)` after the closing `]}`.
+    ///
+    /// After an error the reader stays failed: further calls return an error, never records.
+    pub fn next_record(&mut self) -> Result<Option<RawRecord<'_>>, RecordsError> {
+        match self.advance_to_record() {
+            Ok(Some((start, end))) => {
+                self.records_read += 1;
+                Ok(Some(self.record_at(start, end)?))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.position = Position::Failed;
+                Err(e)
+            }
+        }
+    }
+
+    /// Decompressed bytes consumed so far.
+    pub fn decompressed_bytes(&self) -> u64 {
+        self.decompressed
+    }
+
+    /// Bytes taken from the underlying reader so far (compressed bytes for gzip input).
+    pub fn input_bytes(&self) -> u64 {
+        self.input.raw_bytes()
+    }
+
+    /// Records returned so far.
+    pub fn records_read(&self) -> u64 {
+        self.records_read
+    }
+
+    /// The input's encoding, once the first bytes were read.
+    pub fn encoding(&self) -> Option<Encoding> {
+        self.input.encoding()
+    }
+
+    /// Walks the structure up to the next record; returns its span in `buf`.
+    fn advance_to_record(&mut self) -> Result<Option<(usize, usize)>, RecordsError> {
+        loop {
+            match self.position {
+                Position::FileStart => {
+                    self.skip_bom()?;
+                    self.position = Position::DocumentStart { first: true };
+                }
+                Position::DocumentStart { first } => match self.next_significant()? {
+                    None if first => {
+                        let what = if self.decompressed == 0 {
+                            "empty input (zero bytes)"
+                        } else {
+                            "no JSON content (only whitespace)"
+                        };
+                        return Err(RecordsError::NotCloudTrail(what.into()));
+                    }
+                    None => {
+                        self.position = Position::Finished;
+                    }
+                    Some(b'{') => {
+                        self.pos += 1;
+                        self.saw_records = false;
+                        self.position = Position::TopKey { after_comma: false };
+                    }
+                    Some(b'[') if first => {
+                        return Err(RecordsError::NotCloudTrail(
+                            "the file is a JSON array, not an object with \"Records\"".into(),
+                        ));
+                    }
+                    Some(byte) if first => {
+                        return Err(RecordsError::NotCloudTrail(format!(
+                            "not JSON: unexpected byte 0x{byte:02x} at offset {}",
+                            self.offset(self.pos)
+                        )));
+                    }
+                    Some(_) => {
+                        return Err(self.malformed(
+                            self.pos,
+                            "unexpected data after the end of the JSON document",
+                        ));
+                    }
+                },
+                Position::TopKey { after_comma } => match self.next_significant()? {
+                    Some(b'"') => {
+                        self.pos += 1;
+                        let is_records = self.read_key_is_records()?;
+                        self.expect_byte(b':', "expected ':' after a key")?;
+                        if is_records {
+                            self.expect_byte(b'[', "\"Records\" is not an array")
+                                .map_err(|e| match e {
+                                    RecordsError::Malformed { .. } => RecordsError::NotCloudTrail(
+                                        "the \"Records\" value is not an array".into(),
+                                    ),
+                                    other => other,
+                                })?;
+                            self.saw_records = true;
+                            self.position = Position::RecordsElement { first: true };
+                        } else {
+                            self.skip_value()?;
+                            self.position = Position::TopAfterValue;
+                        }
+                    }
+                    Some(b'}') if !after_comma => self.end_document()?,
+                    Some(_) => return Err(self.malformed(self.pos, "expected a key")),
+                    None => return Err(self.truncated("the top-level object")),
+                },
+                Position::TopAfterValue => match self.next_significant()? {
+                    Some(b',') => {
+                        self.pos += 1;
+                        self.position = Position::TopKey { after_comma: true };
+                    }
+                    Some(b'}') => self.end_document()?,
+                    Some(_) => return Err(self.malformed(self.pos, "expected ',' or '}'")),
+                    None => return Err(self.truncated("the top-level object")),
+                },
+                Position::RecordsElement { first } => match self.next_significant()? {
+                    Some(b'{') => {
+                        let span = self.cut_record()?;
+                        self.position = Position::RecordsAfterElement;
+                        return Ok(Some(span));
+                    }
+                    Some(b']') if first => {
+                        self.pos += 1;
+                        self.position = Position::TopAfterValue;
+                    }
+                    Some(_) => {
+                        return Err(self.malformed(
+                            self.pos,
+                            "an element of \"Records\" is not a JSON object",
+                        ));
+                    }
+                    None => return Err(self.truncated("\"Records\"")),
+                },
+                Position::RecordsAfterElement => match self.next_significant()? {
+                    Some(b',') => {
+                        self.pos += 1;
+                        self.position = Position::RecordsElement { first: false };
+                    }
+                    Some(b']') => {
+                        self.pos += 1;
+                        self.position = Position::TopAfterValue;
+                    }
+                    Some(_) => {
+                        return Err(self.malformed(self.pos, "expected ',' or ']' after a record"));
+                    }
+                    None => return Err(self.truncated("\"Records\"")),
+                },
+                Position::Finished => return Ok(None),
+                Position::Failed => {
+                    return Err(RecordsError::Malformed {
+                        offset: self.offset(self.pos),
+                        detail: "reading already failed".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn end_document(&mut self) -> Result<(), RecordsError> {
+        self.pos += 1;
+        if !self.saw_records {
+            return Err(RecordsError::NotCloudTrail(
+                "the JSON object has no \"Records\" key".into(),
+            ));
+        }
+        self.position = Position::DocumentStart { first: false };
+        Ok(())
+    }
+
+    /// Builds the record at `buf[start..end]`: UTF-8 check and `eventTime`.
+    fn record_at(&self, start: usize, end: usize) -> Result<RawRecord<'_>, RecordsError> {
+        let bytes = &self.buf[start..end];
+        let json = std::str::from_utf8(bytes).map_err(|e| RecordsError::Malformed {
+            offset: self.offset(start + e.valid_up_to()),
+            detail: format!("record {} is not valid UTF-8", self.records_read - 1),
+        })?;
+        let event_time_ms = self
+            .scanner
+            .event_time_keys
+            .iter()
+            .rev()
+            .find_map(|&(key_start, key_end)| {
+                event_time::value_after_key(bytes, key_start, key_end)
+            })
+            .and_then(|value| value);
+        Ok(RawRecord {
+            json,
+            event_time_ms,
+        })
+    }
+}
