@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::{free_port, require_tool, wait_for_port, workspace_root};
 
 pub const CARGO_LAMBDA_INSTALL: &str = "pip install cargo-lambda==1.9.2";
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Path of a workspace binary built by `cargo test --workspace` (next to the test's own deps dir).
 pub fn function_binary(name: &str) -> PathBuf {
@@ -23,14 +24,48 @@ pub fn function_binary(name: &str) -> PathBuf {
         .parent()
         .and_then(|d| d.parent())
         .expect("target/<profile>");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("target/<profile>")
+    } else {
+        dir
+    };
     let bin = dir.join(name);
-    assert!(
-        bin.is_file(),
-        "function binary {} not found; run the tests with `cargo test --workspace` so the \
-         function binaries are built",
-        bin.display()
-    );
+    let hint = "build them first with `cargo build --workspace --bins` (tests/run-tests does)";
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("function binary {} not found; {hint}", bin.display()));
+    // A binary older than its sources would test yesterday's code.
+    let root = workspace_root();
+    let newest = [
+        "shared/src",
+        "functions/common/src",
+        &format!("functions/{name}/src"),
+    ]
+    .iter()
+    .filter_map(|d| newest_mtime(&root.join(d)))
+    .max();
+    if let Some(newest) = newest {
+        assert!(
+            built >= newest,
+            "function binary {} is older than its sources; {hint}",
+            bin.display()
+        );
+    }
     bin
+}
+
+fn newest_mtime(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let t = if path.is_dir() {
+            newest_mtime(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
 }
 
 /// A runtime API emulator plus one function process, both killed on drop.
@@ -74,9 +109,10 @@ impl LambdaWatch {
         };
         wait_for_port(port, Duration::from_secs(60), "cargo lambda watch");
         let function = Command::new(function_binary(function_name))
+            // The emulator serves each function's runtime API under /.rt/<function name>.
             .env(
                 "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{port}/.rt"),
+                format!("http://127.0.0.1:{port}/.rt/{function_name}"),
             )
             .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
@@ -98,7 +134,7 @@ impl LambdaWatch {
     pub fn invoke(&self, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
         let file = tempfile::NamedTempFile::new().expect("temp file");
         std::fs::write(file.path(), payload.to_string()).expect("write payload");
-        let out = Command::new("cargo")
+        let mut child = Command::new("cargo")
             .args([
                 "lambda",
                 "invoke",
@@ -113,8 +149,31 @@ impl LambdaWatch {
             .args(["--output-format", "json"])
             .current_dir(workspace_root())
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run cargo lambda invoke");
+        // A function that never reaches the runtime API would leave invoke waiting forever.
+        let deadline = std::time::Instant::now() + INVOKE_TIMEOUT;
+        while child
+            .try_wait()
+            .expect("poll cargo lambda invoke")
+            .is_none()
+        {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "cargo lambda invoke {} timed out after {INVOKE_TIMEOUT:?}; function output:\n{}",
+                    self.function_name,
+                    self.stdout_so_far()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child
+            .wait_with_output()
+            .expect("cargo lambda invoke output");
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         if out.status.success() {
             serde_json::from_str(stdout.trim())
