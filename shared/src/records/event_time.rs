@@ -60,37 +60,81 @@ pub fn parse_event_time(text: &[u8]) -> Option<i64> {
     Some(seconds * 1_000 + millis)
 }
 
-/// The `eventTime` value after a candidate key at `record[key_start..key_end]`: `None` when the string
-/// was not a key called `eventTime`; `Some(None)` when it was but the value is not a timestamp.
-pub(super) fn value_after_key(
+/// The top-level `eventTime` of a complete record, given the stretches of the record that are at
+/// its own level (see `Scanner::top_level`). `None` when absent or not a timestamp. When the key is
+/// repeated the first one counts (the search stops there; AWS never repeats it). An escaped
+/// spelling of the key (`"event\u0054ime"`) is not recognised: no producer writes one.
+pub(super) fn top_level_event_time(
     record: &[u8],
-    key_start: usize,
-    key_end: usize,
-) -> Option<Option<i64>> {
-    let key = &record[key_start..key_end];
-    // The candidate may be an escaped spelling of the key: decode it before comparing.
-    if key != b"\"eventTime\"" && serde_json::from_slice::<String>(key).ok()? != "eventTime" {
+    top_level: &[usize],
+    finder: &memchr::memmem::Finder<'_>,
+) -> Option<i64> {
+    for at in finder.find_iter(record) {
+        let Some(region) = top_level.chunks_exact(2).find(|r| r[0] <= at && at < r[1]) else {
+            continue; // inside a nested value
+        };
+        if !starts_a_string(record, region[0], at) {
+            continue; // inside a string value
+        }
+        let mut rest = &record[at + EVENT_TIME_KEY.len()..];
+        rest = skip_whitespace(rest);
+        let [b':', after_colon @ ..] = rest else {
+            continue; // a string value that reads "eventTime"
+        };
+        return string_timestamp(skip_whitespace(after_colon));
+    }
+    None
+}
+
+/// What [`top_level_event_time`]'s finder looks for.
+pub(super) const EVENT_TIME_KEY: &[u8] = b"\"eventTime\"";
+
+/// Whether a string starts at `at`, scanning from `from` (which is outside any string).
+fn starts_a_string(record: &[u8], from: usize, at: usize) -> bool {
+    let mut pos = from;
+    while let Some(quote) = memchr::memchr(b'"', &record[pos..at]) {
+        // a string opens at pos + quote: find where it closes
+        let mut i = pos + quote + 1;
+        loop {
+            let Some(next) = memchr::memchr2(b'"', b'\\', &record[i..]) else {
+                return false;
+            };
+            if record[i + next] == b'\\' {
+                i += next + 2;
+                continue;
+            }
+            i += next + 1;
+            break;
+        }
+        if i > at {
+            return false;
+        }
+        pos = i;
+    }
+    true
+}
+
+fn skip_whitespace(bytes: &[u8]) -> &[u8] {
+    let n = bytes
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .count();
+    &bytes[n..]
+}
+
+/// The timestamp in a JSON string value at the start of `value`.
+fn string_timestamp(value: &[u8]) -> Option<i64> {
+    let [b'"', text @ ..] = value else {
         return None;
-    }
-    let rest = &record[key_end..];
-    let mut i = rest.iter().position(|b| !b.is_ascii_whitespace())?;
-    if rest[i] != b':' {
-        return None; // a string value that happens to read "eventTime"
-    }
-    i += 1;
-    i += rest[i..].iter().position(|b| !b.is_ascii_whitespace())?;
-    if rest[i] != b'"' {
-        return Some(None);
-    }
-    let value = &rest[i + 1..];
-    let close = memchr::memchr2(b'"', b'\\', value)?;
-    if value[close] == b'"' {
-        return Some(parse_event_time(&value[..close]));
+    };
+    let close = memchr::memchr2(b'"', b'\\', text)?;
+    if text[close] == b'"' {
+        return parse_event_time(&text[..close]);
     }
     // Escapes inside a timestamp: decode it properly (never seen in real files).
-    let mut de = serde_json::Deserializer::from_slice(&rest[i..]);
-    let text: String = serde::Deserialize::deserialize(&mut de).ok()?;
-    Some(parse_event_time(text.as_bytes()))
+    let mut de = serde_json::Deserializer::from_slice(value);
+    let decoded: String = serde::Deserialize::deserialize(&mut de).ok()?;
+    parse_event_time(decoded.as_bytes())
 }
 
 fn digits(bytes: &[u8]) -> Option<i64> {

@@ -116,6 +116,7 @@ pub struct RecordReader<R: Read> {
     saw_records: bool,
     scanner: Scanner,
     records_read: u64,
+    event_time_key: memchr::memmem::Finder<'static>,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -133,6 +134,7 @@ impl<R: Read> RecordReader<R> {
             saw_records: false,
             scanner: Scanner::default(),
             records_read: 0,
+            event_time_key: memchr::memmem::Finder::new(event_time::EVENT_TIME_KEY),
         }
     }
 
@@ -310,15 +312,8 @@ impl<R: Read> RecordReader<R> {
             offset: self.offset(start + e.valid_up_to()),
             detail: format!("record {} is not valid UTF-8", self.records_read - 1),
         })?;
-        let event_time_ms = self
-            .scanner
-            .event_time_keys
-            .iter()
-            .rev()
-            .find_map(|&(key_start, key_end)| {
-                event_time::value_after_key(bytes, key_start, key_end)
-            })
-            .and_then(|value| value);
+        let event_time_ms =
+            event_time::top_level_event_time(bytes, &self.scanner.top_level, &self.event_time_key);
         Ok(RawRecord {
             json,
             event_time_ms,

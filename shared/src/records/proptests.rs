@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::tests::{Trickle, gzip, read_all, read_all_with};
 use super::*;
 
-fn json_string() -> impl Strategy<Value = String> {
+pub(super) fn json_string() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z0-9 _:/.-]{0,12}",
         "[\"\\\\{}\\[\\],:\\u{0}-\\u{1f}é😀\u{2028}]{0,6}",
@@ -15,7 +15,7 @@ fn json_string() -> impl Strategy<Value = String> {
     ]
 }
 
-fn json_value() -> impl Strategy<Value = Value> {
+pub(in crate::records) fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
