@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod match_cmd;
+mod scan_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -26,6 +27,10 @@ enum Command {
     /// Verify CloudTrail digest and log file integrity between two times (stricter than
     /// `aws cloudtrail validate-logs`). Exit status: 0 PASS/WARN, 1 FAIL, 2 usage or infrastructure error.
     Verify(verify_cmd::VerifyArgs),
+    /// Run the alerter's rules over CloudTrail files or an S3 prefix and print the alerts it
+    /// would send (back-testing a rule against history). Exit status: 0 done, 2 a file could
+    /// not be read to its end or a usage error.
+    Scan(scan_cmd::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Match(args) => match_cmd::run(args),
         Command::Verify(args) => verify_cmd::run(args),
+        Command::Scan(args) => scan_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,60 @@
-fn main() {}
+//! Composition root: configuration, rules and clients once, then the Lambda runtime loop.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use alerter::config::AlerterConfig;
+use alerter::handler::Alerter;
+use alerter::publish::SnsPublisher;
+use alerter::rules_config::{load_rules, parse_custom_rules};
+use anyhow::Context as _;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
+use trailwatch_shared::records::ReaderLimits;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let config = AlerterConfig::from_env()?;
+    let sdk = load_sdk_config().await;
+    let s3 = s3_client(&sdk);
+
+    // Rules are validated as a whole before the first event: a bad rule fails cold start.
+    let mut custom = Vec::new();
+    if let Some(text) = &config.custom_rules_inline {
+        custom.push((
+            "CUSTOM_RULES".to_owned(),
+            parse_custom_rules("CUSTOM_RULES", text)?,
+        ));
+    }
+    if let Some(location) = &config.custom_rules_s3 {
+        let text = alerter::rules_source::read_rules_object(&s3, location)
+            .await
+            .with_context(|| format!("CUSTOM_RULES_S3_URI: cannot read {location}"))?;
+        let name = location.to_string();
+        custom.push((name.clone(), parse_custom_rules(&name, &text)?));
+    }
+    let rules = load_rules(&config.rule_sets, &custom)?;
+    tracing::info!(rules = ?rules.specs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), "rules loaded");
+
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone());
+    let state = Arc::new(Alerter {
+        s3,
+        publisher: Arc::new(publisher),
+        rules: Arc::new(rules),
+        limits: ReaderLimits::default(),
+        config,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let state = state.clone();
+        async move {
+            state
+                .handle(event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}

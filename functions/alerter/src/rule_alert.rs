@@ -31,8 +31,13 @@ pub struct FileContext {
 }
 
 impl FileContext {
+    /// `s3://bucket/key`; for a local file (`trailwatch scan`, empty bucket) its path.
     pub fn uri(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        if self.bucket.is_empty() {
+            self.key.clone()
+        } else {
+            format!("s3://{}/{}", self.bucket, self.key)
+        }
     }
 }
 
@@ -44,7 +49,8 @@ pub const MAX_EMBEDDED_RECORD_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct MatchSample {
     pub summary: EventSummary,
-    /// The record verbatim; `None` when it exceeds [`MAX_EMBEDDED_RECORD_BYTES`] (or is not JSON).
+    /// The record verbatim; `None` when it exceeds [`MAX_EMBEDDED_RECORD_BYTES`], the per-rule
+    /// memory budget was spent, or it is not JSON.
     pub raw: Option<Box<RawValue>>,
     pub raw_bytes: usize,
 }
@@ -59,6 +65,15 @@ impl MatchSample {
         Self {
             summary: EventSummary::from_record(json),
             raw,
+            raw_bytes: json.len(),
+        }
+    }
+
+    /// A sample without the verbatim record (the per-rule memory budget is spent).
+    pub fn summary_only(json: &str) -> Self {
+        Self {
+            summary: EventSummary::from_record(json),
+            raw: None,
             raw_bytes: json.len(),
         }
     }
@@ -213,7 +228,8 @@ struct RuleDoc<'a> {
     /// Matches not embedded (beyond MAX_EVENTS_PER_ALERT, too large, or beyond the size limit).
     records_omitted: u64,
     records: Vec<&'a RawValue>,
-    /// Kept matches that were too large to embed, identified so they can be looked up.
+    /// Kept matches not embedded verbatim (too large, or the per-rule memory budget was spent),
+    /// identified so they can be looked up.
     records_too_large: Vec<TooLarge<'a>>,
 }
 

@@ -1,0 +1,274 @@
+//! The invocation handler: decode the trigger, run the rules over each CloudTrail file, publish
+//! one SNS message per rule that reached its threshold, emit metrics.
+//!
+//! Failure semantics (alerts are at-least-once; a missed alert is the failure we design out):
+//! - a file that cannot be fetched fails its object (Lambda retries, then the on-failure
+//!   destination keeps the event);
+//! - a file that cannot be read to its end still raises the alerts for the records read before
+//!   the damage (marked as partial), then fails its object;
+//! - a publish that fails after the SDK's retries fails its object; the other alerts of the file
+//!   are still attempted, so a retry may send some alerts twice but never loses one;
+//! - objects that are not CloudTrail log or Insights files are skipped and counted.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use trailwatch_lambda_common::intake::{ItemsFailed, run_items};
+use trailwatch_lambda_common::s3_read::{FetchError, open_object};
+use trailwatch_shared::layout::{KeyLocation, ObjectKind, classify};
+use trailwatch_shared::metrics::MetricLine;
+use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::trigger::{ObjectRef, TriggerError, decode};
+
+use crate::config::AlerterConfig;
+use crate::insights::scan_insights_file;
+use crate::message::AlertMessage;
+use crate::publish::AlertPublisher;
+use crate::rule_alert::FileContext;
+use crate::rules_config::LoadedRules;
+use crate::scan::{plan_alerts, scan_log_file};
+
+pub const METRIC_NAMESPACE: &str = "trailwatch";
+const FUNCTION: &str = "alerter";
+
+/// Everything built once at cold start and shared by all invocations.
+pub struct Alerter<P: AlertPublisher> {
+    pub config: AlerterConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub publisher: Arc<P>,
+    pub rules: Arc<LoadedRules>,
+    pub limits: ReaderLimits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Trigger(#[from] TriggerError),
+    #[error(transparent)]
+    Items(#[from] ItemsFailed),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(
+        "the file could not be read to its end after {records} records ({alerts} alert(s) for the part before were published): {detail}"
+    )]
+    Read {
+        records: u64,
+        alerts: usize,
+        detail: String,
+    },
+    #[error("{failed} of {total} alert(s) could not be published: {detail}")]
+    Publish {
+        failed: usize,
+        total: usize,
+        detail: String,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectOutcome {
+    /// A log file: records evaluated, alerts published (one per rule at threshold).
+    LogFile {
+        records: u64,
+        matches: u64,
+        alerts: usize,
+    },
+    /// An Insights file: one alert per starting insight.
+    InsightFile {
+        records: u64,
+        alerts: usize,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+impl<P: AlertPublisher> Alerter<P> {
+    pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
+        let trigger = decode(&payload)?;
+        let response = run_items(trigger, self.config.max_concurrency, |object| async move {
+            self.process_object(&object).await.map(|_| ())
+        })
+        .await?;
+        Ok(response)
+    }
+
+    /// Runs the rules over one object (or its Insights), or skips it when it is neither.
+    pub async fn process_object(&self, object: &ObjectRef) -> Result<ObjectOutcome, ObjectError> {
+        let uri = format!("s3://{}/{}", object.bucket, object.key);
+        let result = match classify(&object.key) {
+            ObjectKind::LogFile(f) => self.process_log_file(object, &f.location, &uri).await,
+            ObjectKind::InsightFile(f) => {
+                self.process_insights_file(object, &f.location, &uri).await
+            }
+            ObjectKind::Digest(_) => Ok(self.skip(&uri, "digest file")),
+            ObjectKind::Other(reason) => Ok(self.skip(&uri, &format!("{reason:?}"))),
+        };
+        if let Err(e) = &result {
+            MetricLine::new(METRIC_NAMESPACE)
+                .dimension("Function", FUNCTION)
+                .count("FilesFailed", 1)
+                .property("object", uri.as_str())
+                .property("error", e.to_string())
+                .emit();
+        }
+        result
+    }
+
+    fn skip(&self, uri: &str, reason: &str) -> ObjectOutcome {
+        tracing::info!(object = %uri, %reason, "skipped: not a CloudTrail log or Insights file");
+        MetricLine::new(METRIC_NAMESPACE)
+            .dimension("Function", FUNCTION)
+            .count("FilesSkipped", 1)
+            .property("object", uri)
+            .property("skipReason", reason)
+            .emit();
+        ObjectOutcome::Skipped {
+            reason: reason.to_owned(),
+        }
+    }
+
+    async fn process_log_file(
+        &self,
+        object: &ObjectRef,
+        location: &KeyLocation,
+        uri: &str,
+    ) -> Result<ObjectOutcome, ObjectError> {
+        let file = file_context(object, location);
+        let reader = open_object(&self.s3, object).await?.into_blocking_reader();
+        let rules = self.rules.clone();
+        let (max_events, limits) = (self.config.max_events_per_alert, self.limits);
+        let scan =
+            tokio::task::spawn_blocking(move || scan_log_file(reader, &rules, max_events, limits))
+                .await
+                .map_err(|e| ObjectError::Internal(format!("rule evaluation task failed: {e}")))?;
+        let planned = plan_alerts(&scan, &self.rules, &file);
+        let messages: Vec<&AlertMessage> = planned.iter().map(|p| &p.message).collect();
+        let (published, failures) = self.publish_all(&messages, uri).await;
+
+        let matches = scan.total_matches();
+        MetricLine::new(METRIC_NAMESPACE)
+            .dimension("Function", FUNCTION)
+            .count("FilesProcessed", 1)
+            .count("RecordsEvaluated", scan.records_evaluated)
+            .count("RecordsMatched", matches)
+            .count("AlertsPublished", published as u64)
+            .count("PublishFailures", failures.len() as u64)
+            .property("object", uri)
+            .emit();
+        // Bounded cardinality: one line per rule that matched, dimension = the rule id.
+        for (spec, m) in self
+            .rules
+            .specs
+            .iter()
+            .zip(&scan.per_rule)
+            .filter(|(_, m)| m.count > 0)
+        {
+            MetricLine::new(METRIC_NAMESPACE)
+                .dimension("Function", FUNCTION)
+                .dimension("RuleId", spec.id.as_str())
+                .count("RuleMatches", m.count)
+                .emit();
+        }
+        tracing::info!(object = %uri, records = scan.records_evaluated, matches, alerts = published,
+            publish_failures = failures.len(), "log file evaluated");
+
+        if !failures.is_empty() {
+            return Err(ObjectError::Publish {
+                failed: failures.len(),
+                total: messages.len(),
+                detail: failures.join("; "),
+            });
+        }
+        if let Some(e) = scan.read_error {
+            return Err(ObjectError::Read {
+                records: scan.records_evaluated,
+                alerts: published,
+                detail: e.to_string(),
+            });
+        }
+        Ok(ObjectOutcome::LogFile {
+            records: scan.records_evaluated,
+            matches,
+            alerts: published,
+        })
+    }
+
+    async fn process_insights_file(
+        &self,
+        object: &ObjectRef,
+        location: &KeyLocation,
+        uri: &str,
+    ) -> Result<ObjectOutcome, ObjectError> {
+        let file = file_context(object, location);
+        let reader = open_object(&self.s3, object).await?.into_blocking_reader();
+        let limits = self.limits;
+        let scan = tokio::task::spawn_blocking(move || scan_insights_file(reader, &file, limits))
+            .await
+            .map_err(|e| ObjectError::Internal(format!("insights task failed: {e}")))?;
+        let messages: Vec<&AlertMessage> = scan.alerts.iter().collect();
+        let (published, failures) = self.publish_all(&messages, uri).await;
+        MetricLine::new(METRIC_NAMESPACE)
+            .dimension("Function", FUNCTION)
+            .count("InsightFilesProcessed", 1)
+            .count("RecordsEvaluated", scan.records_evaluated)
+            .count("InsightsStarted", scan.alerts.len() as u64)
+            .count("AlertsPublished", published as u64)
+            .count("PublishFailures", failures.len() as u64)
+            .property("object", uri)
+            .emit();
+        if !failures.is_empty() {
+            return Err(ObjectError::Publish {
+                failed: failures.len(),
+                total: messages.len(),
+                detail: failures.join("; "),
+            });
+        }
+        if let Some(e) = scan.read_error {
+            return Err(ObjectError::Read {
+                records: scan.records_evaluated,
+                alerts: published,
+                detail: e.to_string(),
+            });
+        }
+        Ok(ObjectOutcome::InsightFile {
+            records: scan.records_evaluated,
+            alerts: published,
+        })
+    }
+
+    /// Publishes every message (one failure does not stop the others); returns how many were
+    /// published and the failures' descriptions.
+    async fn publish_all(&self, messages: &[&AlertMessage], uri: &str) -> (usize, Vec<String>) {
+        let mut published = 0;
+        let mut failures = Vec::new();
+        for m in messages {
+            match self.publisher.publish(m).await {
+                Ok(id) => {
+                    published += 1;
+                    tracing::info!(object = %uri, rule_id = %m.attributes.rule_id, message_id = %id, subject = %m.subject, "alert published");
+                }
+                Err(e) => {
+                    tracing::error!(object = %uri, rule_id = %m.attributes.rule_id, error = %e, "alert could not be published");
+                    failures.push(format!("{}: {e}", m.attributes.rule_id));
+                }
+            }
+        }
+        (published, failures)
+    }
+}
+
+fn file_context(object: &ObjectRef, location: &KeyLocation) -> FileContext {
+    FileContext {
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+        account: location.account.clone(),
+        region: location.region.clone(),
+    }
+}

@@ -1,0 +1,619 @@
+//! Alerter end to end: real CloudTrail files in moto S3, the alerter (through its handler and as
+//! the real binary under the Lambda runtime API), alerts read back from an SQS queue subscribed
+//! to moto's SNS topic (what `sqs` subscribers get) and from moto's record of the topic's
+//! notifications (the structured message with the e-mail text).
+//!
+//! Expected alerts per file were worked out independently of the engine (a hand translation of
+//! the 14 Security Hub patterns run over the fixtures in Python), so an engine or alerter bug
+//! shows up as a count or rule mismatch here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use alerter::config::AlerterConfig;
+use alerter::handler::{Alerter, ObjectOutcome};
+use alerter::publish::SnsPublisher;
+use alerter::rules_config::{RuleSetSelection, load_rules};
+use serde_json::{Value, json};
+use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip};
+use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::trigger::ObjectRef;
+
+const BUCKET: &str = "trail-bucket";
+const PREFIX: &str = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/";
+/// StopLogging (CloudWatch.5), AccessDenied / UnauthorizedOperation (CloudWatch.2), an IAM policy
+/// change (CloudWatch.4) and a bucket policy change (CloudWatch.8).
+const ATTACK: &str = "218007301253_CloudTrail_us-east-1_20230710T1205Z_UljXNp9xLp8nsAGc.json";
+/// A successful console login of an IAM user without MFA (CloudWatch.3).
+const NO_MFA: &str = "218007301253_CloudTrail_us-east-1_20230710T1225Z_4iD2boYSOwmb6sWd.json";
+/// A console login *with* MFA and 62 other records: no Security Hub rule may fire.
+const QUIET: &str = "218007301253_CloudTrail_us-east-1_20230710T1230Z_AvIajGd5rkz6vTy4.json";
+
+struct World {
+    moto: Moto,
+    s3: aws_sdk_s3::Client,
+    sns: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+    topic_arn: String,
+    queue_url: String,
+}
+
+async fn world() -> World {
+    let moto = Moto::start();
+    let cfg = moto.sdk_config().await;
+    let s3 = moto.s3().await;
+    let sns = aws_sdk_sns::Client::new(&cfg);
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let topic_arn = sns
+        .create_topic()
+        .name("trailwatch-alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("alerts")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap();
+    World {
+        moto,
+        s3,
+        sns,
+        sqs,
+        topic_arn,
+        queue_url,
+    }
+}
+
+async fn put_fixture(w: &World, name: &str) -> String {
+    let body = std::fs::read(fixture(&format!("cloudtrail/{name}"))).unwrap();
+    let key = format!("{PREFIX}{name}.gz");
+    w.s3.put_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .body(gzip(&body).into())
+        .send()
+        .await
+        .unwrap();
+    key
+}
+
+/// One alert as an SQS subscriber receives it (the SNS envelope around the `sqs` document).
+#[derive(Debug)]
+struct Received {
+    subject: String,
+    doc: Value,
+    attributes: BTreeMap<String, String>,
+}
+
+async fn drain_queue(w: &World) -> Vec<Received> {
+    let mut out = Vec::new();
+    loop {
+        let page = w
+            .sqs
+            .receive_message()
+            .queue_url(&w.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let msgs = page.messages.unwrap_or_default();
+        if msgs.is_empty() {
+            break;
+        }
+        for m in msgs {
+            let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            assert_eq!(envelope["Type"], "Notification");
+            assert_eq!(envelope["TopicArn"], w.topic_arn.as_str());
+            let doc: Value = serde_json::from_str(envelope["Message"].as_str().unwrap())
+                .expect("the sqs protocol gets the machine-readable JSON document");
+            let attributes = envelope["MessageAttributes"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| {
+                    assert_eq!(v["Type"], "String");
+                    (k.clone(), v["Value"].as_str().unwrap().to_owned())
+                })
+                .collect();
+            out.push(Received {
+                subject: envelope["Subject"].as_str().unwrap().to_owned(),
+                doc,
+                attributes,
+            });
+            w.sqs
+                .delete_message()
+                .queue_url(&w.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.doc["log_file"]["key"].to_string(), rule_id(a))
+            .cmp(&(b.doc["log_file"]["key"].to_string(), rule_id(b)))
+    });
+    out
+}
+
+fn rule_id(r: &Received) -> String {
+    r.attributes.get("rule_id").cloned().unwrap_or_default()
+}
+
+/// The structured messages the topic published (moto keeps them), keyed by subject: these carry
+/// the `default` / `email` text an e-mail subscriber reads.
+async fn published_texts(w: &World) -> BTreeMap<String, Value> {
+    let endpoint = w.moto.endpoint();
+    let body = tokio::task::spawn_blocking(move || http_get(&endpoint, "/moto-api/data.json"))
+        .await
+        .unwrap();
+    let data: Value = serde_json::from_str(&body).expect("moto-api data.json");
+    let mut out = BTreeMap::new();
+    for topic in data["sns"]["Topic"].as_array().unwrap() {
+        for n in topic["sent_notifications"].as_array().unwrap() {
+            let structured: Value =
+                serde_json::from_str(n[1].as_str().unwrap()).expect("MessageStructure json");
+            out.insert(n[2].as_str().unwrap().to_owned(), structured);
+        }
+    }
+    out
+}
+
+/// A plain HTTP/1.0 GET against moto (its state API is not an AWS service the SDK can call).
+fn http_get(endpoint: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+fn handler_state(
+    w: &World,
+    topic_arn: &str,
+    rules: alerter::rules_config::LoadedRules,
+) -> Alerter<SnsPublisher> {
+    let config =
+        AlerterConfig::from_lookup(|k| (k == "ALERT_TOPIC_ARN").then(|| topic_arn.to_owned()))
+            .unwrap();
+    Alerter {
+        s3: w.s3.clone(),
+        publisher: Arc::new(SnsPublisher::new(w.sns.clone(), topic_arn)),
+        rules: Arc::new(rules),
+        limits: ReaderLimits::default(),
+        config,
+    }
+}
+
+/// What every alert must look like, whatever the rule.
+fn assert_well_formed(r: &Received) {
+    assert!(
+        r.subject.len() <= 99 && r.subject.is_ascii() && !r.subject.contains(['\n', '\r']),
+        "{}",
+        r.subject
+    );
+    assert_eq!(r.attributes.len(), 4, "{:?}", r.attributes);
+    assert_eq!(
+        r.attributes["rule_id"],
+        r.doc["rule"]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        r.attributes["severity"],
+        r.doc["rule"]["severity"].as_str().unwrap()
+    );
+    assert_eq!(r.attributes["account"], "218007301253");
+    assert_eq!(r.attributes["region"], "us-east-1");
+    assert_eq!(r.doc["source"], "trailwatch");
+    assert_eq!(r.doc["kind"], "rule_match");
+    assert_eq!(r.doc["log_file"]["bucket"], BUCKET);
+    let count = r.doc["match_count"].as_u64().unwrap();
+    let included = r.doc["records_included"].as_u64().unwrap();
+    assert_eq!(included, count.min(10));
+    assert_eq!(r.doc["records_omitted"].as_u64().unwrap(), count - included);
+    assert_eq!(r.doc["records"].as_array().unwrap().len() as u64, included);
+    let severity = r.attributes["severity"].as_str();
+    assert!(
+        r.subject.starts_with(&format!("[{severity}] ")),
+        "{}",
+        r.subject
+    );
+    assert!(
+        r.subject.ends_with(&format!("in 218007301253 us-east-1")),
+        "{}",
+        r.subject
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_publishes_one_message_per_triggered_rule_per_file() {
+    let w = world().await;
+    let attack = put_fixture(&w, ATTACK).await;
+    let no_mfa = put_fixture(&w, NO_MFA).await;
+    let quiet = put_fixture(&w, QUIET).await;
+    // Not CloudTrail log files: skipped and counted, never failed.
+    w.s3.put_object()
+        .bucket(BUCKET)
+        .key(PREFIX)
+        .body(Vec::new().into())
+        .send()
+        .await
+        .unwrap();
+    let state = handler_state(
+        &w,
+        &w.topic_arn,
+        load_rules(&RuleSetSelection::default(), &[]).unwrap(),
+    );
+
+    let response = state
+        .handle(events::s3_put(BUCKET, &[&attack, &no_mfa, &quiet, PREFIX]))
+        .await
+        .unwrap();
+    assert_eq!(response["status"], "ok", "{response}");
+
+    let got = drain_queue(&w).await;
+    let summary: Vec<(String, String, u64)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.doc["log_file"]["key"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                rule_id(r),
+                r.doc["match_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let f = |name: &str| format!("{name}.gz");
+    assert_eq!(
+        summary,
+        vec![
+            (f(ATTACK), "SecurityHub:CloudWatch.2".into(), 16),
+            (f(ATTACK), "SecurityHub:CloudWatch.4".into(), 1),
+            (f(ATTACK), "SecurityHub:CloudWatch.5".into(), 4),
+            (f(ATTACK), "SecurityHub:CloudWatch.8".into(), 1),
+            (f(NO_MFA), "SecurityHub:CloudWatch.3".into(), 1),
+        ],
+        "exactly one message per triggered rule per file, none for the quiet file"
+    );
+    for r in &got {
+        assert_well_formed(r);
+        assert_eq!(
+            r.doc["records_evaluated"],
+            if r.doc["log_file"]["key"] == attack.as_str() {
+                55
+            } else {
+                12
+            }
+        );
+    }
+
+    // CloudWatch.5: the StopLogging calls are among the embedded records, verbatim.
+    let stop = &got[2];
+    assert!(
+        stop.subject.starts_with("[")
+            && stop
+                .subject
+                .contains(" CloudWatch.5 CloudTrail configuration changes: 4 events in "),
+        "{}",
+        stop.subject
+    );
+    let names: Vec<&str> = stop.doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["eventName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "StopLogging").count(),
+        2,
+        "{names:?}"
+    );
+
+    // CloudWatch.2: 16 matches, 10 embedded, the rest counted.
+    let denied = &got[0];
+    assert_eq!(denied.doc["records_omitted"], 6);
+    for rec in denied.doc["records"].as_array().unwrap() {
+        let code = rec["errorCode"].as_str().unwrap();
+        assert!(
+            code.starts_with("AccessDenied") || code.ends_with("UnauthorizedOperation"),
+            "{code}"
+        );
+    }
+
+    // CloudWatch.3: the login without MFA.
+    let login = &got[4];
+    let rec = &login.doc["records"][0];
+    assert_eq!(rec["eventName"], "ConsoleLogin");
+    assert_eq!(rec["additionalEventData"]["MFAUsed"], "No");
+    assert_eq!(rec["responseElements"]["ConsoleLogin"], "Success");
+
+    // The e-mail text (default and email keys) as published.
+    let texts = published_texts(&w).await;
+    assert_eq!(texts.len(), 5, "{:?}", texts.keys());
+    let denied_text = &texts[&denied.subject];
+    assert_eq!(denied_text["default"], denied_text["email"]);
+    let body = denied_text["email"].as_str().unwrap();
+    for needle in [
+        "Rule:      SecurityHub:CloudWatch.2 (",
+        "Account:   218007301253",
+        "Region:    us-east-1",
+        &format!("Log file:  s3://{BUCKET}/{attack}"),
+        "Matches:   16 of 55 records in this file",
+        "Matching events (10 of 16 shown):",
+        "... and 6 more matching events in this log file (not shown).",
+        "   principal:  ",
+        "   eventID:    ",
+    ] {
+        assert!(body.contains(needle), "missing {needle:?} in:\n{body}");
+    }
+    for key in ["sqs", "lambda", "https"] {
+        let doc: Value = serde_json::from_str(denied_text[key].as_str().unwrap()).unwrap();
+        assert_eq!(doc, denied.doc, "{key} subscribers get the same document");
+    }
+    let login_text = texts[&login.subject]["email"].as_str().unwrap();
+    assert!(
+        login_text.contains("signin.amazonaws.com ConsoleLogin"),
+        "{login_text}"
+    );
+    assert!(!login_text.contains("more matching"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_that_fails_fails_the_invocation() {
+    let w = world().await;
+    let attack = put_fixture(&w, ATTACK).await;
+    let missing_topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic";
+    let state = handler_state(
+        &w,
+        missing_topic,
+        load_rules(&RuleSetSelection::default(), &[]).unwrap(),
+    );
+    let err = state
+        .handle(events::s3_put(BUCKET, &[&attack]))
+        .await
+        .expect_err("publish failure must fail the invocation");
+    let text = err.to_string();
+    assert!(
+        text.contains(&attack) && text.contains("4 alert(s) could not be published"),
+        "{text}"
+    );
+
+    // A quiet file needs no publish, so it succeeds even with a broken topic.
+    let quiet = put_fixture(&w, QUIET).await;
+    let outcome = state
+        .process_object(&ObjectRef {
+            bucket: BUCKET.into(),
+            key: quiet,
+            size: None,
+            version_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ObjectOutcome::LogFile {
+            records: 63,
+            matches: 0,
+            alerts: 0
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_file_still_alerts_for_what_was_read_then_fails() {
+    let w = world().await;
+    let text = std::fs::read_to_string(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
+    // Cut just after the last StopLogging record: the JSON is unterminated.
+    let cut = text.rfind("\"eventName\":\"StopLogging\"").unwrap() + 2000;
+    let key = format!("{PREFIX}{ATTACK}.gz");
+    w.s3.put_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .body(gzip(&text.as_bytes()[..cut]).into())
+        .send()
+        .await
+        .unwrap();
+    let state = handler_state(
+        &w,
+        &w.topic_arn,
+        load_rules(&RuleSetSelection::default(), &[]).unwrap(),
+    );
+    let err = state
+        .handle(events::s3_put(BUCKET, &[&key]))
+        .await
+        .expect_err("damaged file fails");
+    assert!(
+        err.to_string().contains("could not be read to its end"),
+        "{err}"
+    );
+    let got = drain_queue(&w).await;
+    let stop = got
+        .iter()
+        .find(|r| rule_id(r) == "SecurityHub:CloudWatch.5")
+        .expect("StopLogging alert despite the damage");
+    assert!(stop.doc["file_read_error"].is_string(), "{}", stop.doc);
+    let texts = published_texts(&w).await;
+    assert!(
+        texts[&stop.subject]["email"]
+            .as_str()
+            .unwrap()
+            .contains("WARNING: the log file could not be read to its end")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_under_lambda_runtime_api_alerts_with_builtin_and_s3_custom_rules() {
+    let w = world().await;
+    let attack = put_fixture(&w, ATTACK).await;
+    // Custom rules from S3 at cold start: StopLogging twice in a file is CRITICAL; CloudWatch.2
+    // re-tuned to a threshold the file does not reach; CloudWatch.8 switched off.
+    let rules = json!({"rules": [
+        {"id": "team:stop-logging", "title": "CloudTrail logging stopped (twice or more)",
+         "pattern": "{ $.eventSource = cloudtrail.amazonaws.com && $.eventName = StopLogging }",
+         "severity": "CRITICAL", "threshold": 2, "description": "Someone is blinding the audit trail."},
+        {"id": "SecurityHub:CloudWatch.2", "title": "Unauthorized API calls (burst)",
+         "pattern": "{ ($.errorCode = \"*UnauthorizedOperation\") || ($.errorCode = \"AccessDenied*\") }",
+         "severity": "LOW", "threshold": 17},
+        {"id": "SecurityHub:CloudWatch.8", "pattern": "{ $.eventSource = s3.amazonaws.com }", "severity": "LOW", "enabled": false}
+    ]});
+    w.s3.put_object()
+        .bucket("trail-bucket")
+        .key("config/rules.json")
+        .body(rules.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+
+    let mut env = w.moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), w.topic_arn.clone()));
+    env.push((
+        "CUSTOM_RULES_S3_URI".into(),
+        "s3://trail-bucket/config/rules.json".into(),
+    ));
+    env.push(("MAX_EVENTS_PER_ALERT".into(), "3".into()));
+    let watch = LambdaWatch::start("alerter", &env);
+    let response = watch
+        .invoke(&events::eventbridge_object_created(BUCKET, &attack))
+        .expect("invoke");
+    assert_eq!(response["status"], "ok", "{response}");
+
+    let got = drain_queue(&w).await;
+    let ids: Vec<String> = got.iter().map(rule_id).collect();
+    assert_eq!(
+        ids,
+        [
+            "SecurityHub:CloudWatch.4",
+            "SecurityHub:CloudWatch.5",
+            "team:stop-logging"
+        ]
+    );
+    for r in &got {
+        assert_well_formed_max(r, 3);
+    }
+    let custom = &got[2];
+    assert_eq!(custom.attributes["severity"], "CRITICAL");
+    assert_eq!(custom.doc["match_count"], 2);
+    assert_eq!(
+        custom.subject,
+        "[CRITICAL] team:stop-logging CloudTrail logging stopped (twice or more): 2 events in 218007301253 us-east-1"
+    );
+    let five = &got[1];
+    assert_eq!(five.doc["records_included"], 3);
+    assert_eq!(five.doc["records_omitted"], 1);
+
+    // EMF: the file line and one line per matching rule, dimension = rule id.
+    let stdout = watch.stop_and_collect_stdout();
+    let emf: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    let file_line = emf
+        .iter()
+        .find(|v| v.get("FilesProcessed").is_some())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(file_line["RecordsEvaluated"], 55);
+    assert_eq!(file_line["AlertsPublished"], 3);
+    assert_eq!(file_line["PublishFailures"], 0);
+    let per_rule: BTreeMap<String, u64> = emf
+        .iter()
+        .filter(|v| v.get("RuleId").is_some())
+        .map(|v| {
+            (
+                v["RuleId"].as_str().unwrap().to_owned(),
+                v["RuleMatches"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_rule.get("SecurityHub:CloudWatch.2"),
+        Some(&16),
+        "matches counted below threshold too: {per_rule:?}"
+    );
+    assert_eq!(per_rule.get("team:stop-logging"), Some(&2));
+    assert!(
+        !per_rule.contains_key("SecurityHub:CloudWatch.8"),
+        "disabled rule never evaluated"
+    );
+}
+
+fn assert_well_formed_max(r: &Received, max: u64) {
+    assert!(r.subject.len() <= 99 && r.subject.is_ascii());
+    let count = r.doc["match_count"].as_u64().unwrap();
+    assert_eq!(r.doc["records_included"].as_u64().unwrap(), count.min(max));
+    assert_eq!(r.attributes["account"], "218007301253");
+}
+
+#[test]
+fn binary_fails_cold_start_naming_the_invalid_rule_and_the_parser_error() {
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(trailwatch_e2e::function_binary("alerter"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .env("AWS_REGION", "us-east-1");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "cold start must fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let stderr = run(&[]);
+    assert!(stderr.contains("ALERT_TOPIC_ARN"), "{stderr}");
+    let topic = ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t");
+    let stderr = run(&[
+        topic,
+        (
+            "CUSTOM_RULES",
+            r#"[{"id":"team:broken","pattern":"{ $.eventName = ","severity":"HIGH"}]"#,
+        ),
+    ]);
+    assert!(
+        stderr.contains("CUSTOM_RULES")
+            && stderr.contains("team:broken")
+            && stderr.contains("invalid pattern"),
+        "{stderr}"
+    );
+    let stderr = run(&[topic, ("RULE_SETS", "security-hub,cis-9.9")]);
+    assert!(
+        stderr.contains("RULE_SETS") && stderr.contains("cis-9.9"),
+        "{stderr}"
+    );
+}
