@@ -49,7 +49,10 @@ struct Totals {
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     // Multi-threaded: S3 bodies are read through a blocking bridge off the runtime threads.
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run_async(args))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run_async(args))
 }
 
 async fn run_async(args: ScanArgs) -> anyhow::Result<ExitCode> {

@@ -484,7 +484,7 @@ async fn binary_under_lambda_runtime_api_alerts_with_builtin_and_s3_custom_rules
     // Custom rules from S3 at cold start: StopLogging twice in a file is CRITICAL; CloudWatch.2
     // re-tuned to a threshold the file does not reach; CloudWatch.8 switched off.
     let rules = json!({"rules": [
-        {"id": "team:stop-logging", "title": "CloudTrail logging stopped (twice or more)",
+        {"id": "team:stop-logging", "title": "Trail stopped twice",
          "pattern": "{ $.eventSource = cloudtrail.amazonaws.com && $.eventName = StopLogging }",
          "severity": "CRITICAL", "threshold": 2, "description": "Someone is blinding the audit trail."},
         {"id": "SecurityHub:CloudWatch.2", "title": "Unauthorized API calls (burst)",
@@ -531,7 +531,7 @@ async fn binary_under_lambda_runtime_api_alerts_with_builtin_and_s3_custom_rules
     assert_eq!(custom.doc["match_count"], 2);
     assert_eq!(
         custom.subject,
-        "[CRITICAL] team:stop-logging CloudTrail logging stopped (twice or more): 2 events in 218007301253 us-east-1"
+        "[CRITICAL] team:stop-logging Trail stopped twice: 2 events in 218007301253 us-east-1"
     );
     let five = &got[1];
     assert_eq!(five.doc["records_included"], 3);

@@ -109,6 +109,10 @@ pub fn insight_alert(record_json: &str, file: &FileContext) -> Option<AlertMessa
     Some(assemble(subject, &text, &machine, attributes))
 }
 
+/// One `attributions` entry: the attribute (`userIdentityArn`, `userAgent`, `errorCode`) and its
+/// top values with their per-minute averages during the unusual activity.
+type Attribution = (String, Vec<(String, Option<f64>)>);
+
 struct Insight {
     insight_type: String,
     event_source: String,
@@ -122,7 +126,7 @@ struct Insight {
     event_id: Option<String>,
     shared_event_id: Option<String>,
     /// `(attribute, [(value, average)])` for the unusual period, as CloudTrail lists them.
-    attributions: Vec<(String, Vec<(String, Option<f64>)>)>,
+    attributions: Vec<Attribution>,
 }
 
 impl Insight {
@@ -178,7 +182,7 @@ impl Insight {
 fn rate(value: Option<f64>) -> String {
     match value {
         None => "?".to_owned(),
-        Some(v) if v == 0.0 => "0".to_owned(),
+        Some(0.0) => "0".to_owned(),
         Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
         Some(v) if v.abs() >= 0.01 => trim_zeros(format!("{v:.3}")),
         Some(v) => format!("{v:.2e}"),
@@ -224,10 +228,10 @@ fn render_text(subject: &str, i: &Insight, file: &FileContext, rate_word: &str) 
         "Baseline:  {} {unit} per minute{baseline_window}",
         rate(i.baseline)
     );
-    if let (Some(o), Some(b)) = (i.observed, i.baseline) {
-        if b > 0.0 {
-            let _ = writeln!(t, "Ratio:     {:.0}x the baseline", o / b);
-        }
+    if let (Some(o), Some(b)) = (i.observed, i.baseline)
+        && b > 0.0
+    {
+        let _ = writeln!(t, "Ratio:     {:.0}x the baseline", o / b);
     }
     if let Some(d) = i.insight_duration {
         let _ = writeln!(t, "Duration:  {d:.0} minute(s) so far");

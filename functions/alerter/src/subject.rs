@@ -83,8 +83,12 @@ pub fn short_title(title: &str) -> String {
         t = t[number_len..].trim_start();
     }
     // Trailing "(alternative pattern given by CIS ...)".
+    // (Only that note: a custom title's own parenthesis is meaning, not boilerplate.)
     if t.ends_with(')')
         && let Some(open) = t.rfind(" (")
+        && t[open + 2..]
+            .to_ascii_lowercase()
+            .starts_with("alternative")
     {
         t = t[..open].trim_end();
     }
@@ -207,6 +211,10 @@ mod tests {
             "GuardDuty detector deleted"
         );
         assert_eq!(short_title("[x]"), "[x]");
+        assert_eq!(
+            short_title("CloudTrail stopped (twice or more)"),
+            "CloudTrail stopped (twice or more)"
+        );
         assert_eq!(short_title(""), "");
     }
 
