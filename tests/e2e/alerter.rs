@@ -617,3 +617,77 @@ fn binary_fails_cold_start_naming_the_invalid_rule_and_the_parser_error() {
         "{stderr}"
     );
 }
+
+/// An Insights record in the documented trail shape (no real Insights file is in the corpus).
+fn insight_record(state: &str, event_id: &str) -> Value {
+    json!({
+        "eventVersion": "1.08", "eventTime": "2024-07-10T01:42:00Z", "awsRegion": "us-east-1",
+        "eventID": event_id, "eventType": "AwsCloudTrailInsight", "recipientAccountId": "123456789012",
+        "sharedEventID": "99999999-8888-7777-6666-555555555555", "eventCategory": "Insight",
+        "insightDetails": {
+            "state": state, "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances",
+            "insightType": "ApiCallRateInsight",
+            "insightContext": {"statistics": {"baseline": {"average": 0.05}, "insight": {"average": 12.5},
+                                              "insightDuration": 4, "baselineDuration": 10080}}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insights_file_alerts_once_per_starting_insight() {
+    let w = world().await;
+    let key = "AWSLogs/123456789012/CloudTrail-Insight/us-east-1/2024/07/10/123456789012_CloudTrail-Insight_us-east-1_20240710T0145Z_FiT5gcVkXjDfw1bn.json.gz";
+    let file =
+        json!({"Records": [insight_record("Start", "e-start"), insight_record("End", "e-end")]});
+    w.s3.put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(gzip(file.to_string().as_bytes()).into())
+        .send()
+        .await
+        .unwrap();
+    let state = handler_state(
+        &w,
+        &w.topic_arn,
+        load_rules(&RuleSetSelection::default(), &[]).unwrap(),
+    );
+    let outcome = state
+        .process_object(&ObjectRef {
+            bucket: BUCKET.into(),
+            key: key.into(),
+            size: None,
+            version_id: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ObjectOutcome::InsightFile {
+            records: 2,
+            alerts: 1
+        }
+    );
+    let got = drain_queue(&w).await;
+    assert_eq!(got.len(), 1, "the End record does not alert");
+    let r = &got[0];
+    assert_eq!(
+        r.subject,
+        "[MEDIUM] Insight RunInstances calls 12.5/min (baseline 0.05) in 123456789012 us-east-1"
+    );
+    assert_eq!(
+        r.attributes["rule_id"],
+        "CloudTrailInsight:ApiCallRateInsight"
+    );
+    assert_eq!(r.attributes["severity"], "MEDIUM");
+    assert_eq!(r.doc["kind"], "insight");
+    assert_eq!(r.doc["insight_average"], 12.5);
+    assert_eq!(r.doc["baseline_average"], 0.05);
+    assert_eq!(r.doc["record"]["eventID"], "e-start");
+    let texts = published_texts(&w).await;
+    let body = texts[&r.subject]["email"].as_str().unwrap();
+    assert!(
+        body.contains("API:       ec2.amazonaws.com RunInstances")
+            && body.contains("Ratio:     250x the baseline"),
+        "{body}"
+    );
+}
