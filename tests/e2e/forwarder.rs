@@ -12,6 +12,8 @@ use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time};
 const BUCKET: &str = "trail-bucket";
 const GROUP: &str = "/trailwatch/e2e";
 const INVICTUS: &str = "218007301253_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json";
+const INVICTUS_MIXED: &str =
+    "218007301253_CloudTrail_us-east-1_20230710T1205Z_SjF3IkuNXJkoHyar.json";
 const FLAWS: &str = "811596193553_CloudTrail_us-east-1-20200930T2200.json";
 
 /// A real file re-dated from `old_day` to `day` (YYYY-MM-DD) so CloudWatch Logs accepts it;
@@ -117,10 +119,10 @@ fn forwarder_state(
     Forwarder {
         sink: Arc::new(CloudWatchSink::new(logs, GROUP.into())),
         s3,
-        filter: None,
         config: ForwarderConfig {
             log_group: GROUP.into(),
             stream_template: StreamNameTemplate::parse(DEFAULT_TEMPLATE).unwrap(),
+            forward_pattern: None,
             max_concurrency: 4,
             limits: Default::default(),
         },
@@ -250,4 +252,61 @@ fn binary_fails_cold_start_naming_the_missing_variable() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LOG_GROUP_NAME"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_with_forward_pattern_forwards_exactly_the_matching_records() {
+    let moto = Moto::start();
+    let (s3, logs) = setup(&moto).await;
+    let day = time::yesterday();
+    let (folder, compact) = (day.replace('-', "/"), day.replace('-', ""));
+    let (text, records) = redated(INVICTUS_MIXED, "2023-07-10", &day);
+    let key = format!(
+        "AWSLogs/218007301253/CloudTrail/us-east-1/{folder}/218007301253_CloudTrail_us-east-1_{compact}T1205Z_SjF3IkuNXJkoHyar.json.gz"
+    );
+    put(&s3, &key, gzip(text.as_bytes())).await;
+    let writes: Vec<String> = records
+        .iter()
+        .filter(|r| serde_json::from_str::<Value>(r).unwrap()["readOnly"] == json!(false))
+        .cloned()
+        .collect();
+    assert!(
+        !writes.is_empty() && writes.len() < records.len(),
+        "the fixture mixes reads and writes"
+    );
+
+    let mut env = moto.env();
+    env.push(("LOG_GROUP_NAME".into(), GROUP.into()));
+    env.push(("FORWARD_PATTERN".into(), "{ $.readOnly IS FALSE }".into()));
+    let watch = LambdaWatch::start("forwarder", &env);
+    let response = watch
+        .invoke(&events::s3_put(BUCKET, &[&key]))
+        .expect("invoke");
+    assert_eq!(response["status"], "ok", "{response}");
+
+    let got = read_stream(&logs, "218007301253_CloudTrail_us-east-1").await;
+    assert_delivered(&got, &writes);
+    let stdout = watch.stop_and_collect_stdout();
+    let m: Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.get("FilesProcessed").is_some())
+        .expect("EMF line");
+    assert_eq!(m["RecordsIn"], json!(records.len()));
+    assert_eq!(m["RecordsForwarded"], json!(writes.len()));
+    assert_eq!(m["RecordsFiltered"], json!(records.len() - writes.len()));
+    assert_eq!(m["RecordsRejected"], json!(0));
+}
+
+#[test]
+fn binary_rejects_an_invalid_forward_pattern_at_cold_start() {
+    let out = std::process::Command::new(trailwatch_e2e::function_binary("forwarder"))
+        .env("LOG_GROUP_NAME", GROUP)
+        .env("FORWARD_PATTERN", "{ $.eventName = ")
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("FORWARD_PATTERN"), "{stderr}");
 }

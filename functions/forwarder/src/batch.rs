@@ -186,7 +186,7 @@ mod tests {
         let h = 3600 * 1000;
         let mut b = Batcher::new();
         let mut batches = Vec::new();
-        for ts in [5 * h, 1 * h, 3 * h, 26 * h, 2 * h, 30 * h] {
+        for ts in [5 * h, h, 3 * h, 26 * h, 2 * h, 30 * h] {
             if let Some(full) = b.push(ev(ts, 5)) {
                 batches.push(full);
             }

@@ -1,9 +1,12 @@
 //! Forwarder configuration, read once at cold start. Anything invalid stops the cold start with
 //! a message naming the variable.
 
+use std::sync::Arc;
 use trailwatch_lambda_common::config::{
     ConfigError, concurrency_env, optional_env, parse_env, required_env,
 };
+
+use trailwatch_shared::pattern::FilterPattern;
 use trailwatch_shared::records::ReaderLimits;
 
 use crate::stream_name::{DEFAULT_TEMPLATE, StreamNameTemplate};
@@ -14,6 +17,8 @@ pub struct ForwarderConfig {
     pub log_group: String,
     /// `LOG_STREAM_NAME`: stream name template.
     pub stream_template: StreamNameTemplate,
+    /// `FORWARD_PATTERN`: only records matching it are forwarded; empty or unset forwards all.
+    pub forward_pattern: Option<Arc<FilterPattern>>,
     /// `MAX_CONCURRENCY`: objects of one event processed at once (default 4).
     pub max_concurrency: usize,
     /// `MAX_DECOMPRESSED_MB`: refuse files that inflate beyond this (default 2048).
@@ -30,10 +35,20 @@ impl ForwarderConfig {
                 name: "LOG_STREAM_NAME",
                 reason: e.to_string(),
             })?;
+        let forward_pattern = match optional_env("FORWARD_PATTERN")? {
+            None => None,
+            Some(p) => Some(Arc::new(FilterPattern::parse(&p).map_err(|e| {
+                ConfigError::Invalid {
+                    name: "FORWARD_PATTERN",
+                    reason: e.to_string(),
+                }
+            })?)),
+        };
         let max_mb: u64 = parse_env("MAX_DECOMPRESSED_MB", 2048)?;
         Ok(Self {
             log_group,
             stream_template,
+            forward_pattern,
             max_concurrency: concurrency_env("MAX_CONCURRENCY", 4)?,
             limits: ReaderLimits {
                 max_decompressed_bytes: max_mb << 20,

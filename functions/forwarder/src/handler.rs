@@ -16,15 +16,11 @@ use crate::stream_name::StreamKind;
 
 pub const METRIC_NAMESPACE: &str = "trailwatch";
 
-/// Keeps a record (`true`) or filters it out; built once from `FORWARD_PATTERN`.
-pub type RecordFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-
 /// Everything built once at cold start and shared by all invocations.
 pub struct Forwarder<S: LogSink> {
     pub config: ForwarderConfig,
     pub s3: aws_sdk_s3::Client,
     pub sink: Arc<S>,
-    pub filter: Option<RecordFilter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,11 +107,11 @@ impl<S: LogSink> Forwarder<S> {
         fallback_time_ms: i64,
     ) -> Result<FileCounts, ObjectError> {
         let body = open_object(&self.s3, object).await?;
-        let filter = self.filter.clone();
+        let pattern = self.config.forward_pattern.clone();
         let job = FileJob {
             stream: stream.to_owned(),
             limits: self.config.limits,
-            keep: move |json: &str| filter.as_ref().is_none_or(|f| f(json)),
+            keep: move |json: &str| pattern.as_ref().is_none_or(|p| p.matches(json)),
             fallback_time_ms,
             now_ms: now_ms(),
         };

@@ -10,4 +10,4 @@ pub mod sink;
 pub mod stream_name;
 
 pub use config::ForwarderConfig;
-pub use handler::{Forwarder, ObjectOutcome, RecordFilter};
+pub use handler::{Forwarder, ObjectOutcome};

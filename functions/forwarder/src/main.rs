@@ -18,7 +18,6 @@ async fn main() -> anyhow::Result<()> {
     let state = Arc::new(Forwarder {
         sink: Arc::new(CloudWatchSink::new(logs, config.log_group.clone())),
         s3: s3_client(&sdk),
-        filter: None,
         config,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -164,16 +164,16 @@ fn produce<R: Read, F: Fn(&str) -> bool>(
             timestamp_ms,
             message: record.json.to_owned(),
         };
-        if let Some(full) = batcher.push(event) {
-            if tx.blocking_send(full).is_err() {
-                return Err(ForwardError::Internal("sink stopped".into()));
-            }
-        }
-    }
-    if let Some(last) = batcher.take() {
-        if tx.blocking_send(last).is_err() {
+        if let Some(full) = batcher.push(event)
+            && tx.blocking_send(full).is_err()
+        {
             return Err(ForwardError::Internal("sink stopped".into()));
         }
+    }
+    if let Some(last) = batcher.take()
+        && tx.blocking_send(last).is_err()
+    {
+        return Err(ForwardError::Internal("sink stopped".into()));
     }
     counts.decompressed_bytes = reader.decompressed_bytes();
     Ok(counts)
