@@ -123,3 +123,7 @@ pub fn plan_alerts(scan: &FileScan, rules: &LoadedRules, file: &FileContext) -> 
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;

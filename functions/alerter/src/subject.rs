@@ -27,7 +27,11 @@ pub fn alert_subject(
         fold_to_ascii_line(account),
         fold_to_ascii_line(region)
     );
-    let title = short_title(title);
+    let mut title = short_title(title);
+    if title.eq_ignore_ascii_case(&label) {
+        // A custom rule without a title (the title defaults to the id): say it once.
+        title.clear();
+    }
     fit_subject(&head, &title, &tail)
 }
 
@@ -216,6 +220,19 @@ mod tests {
             "CloudTrail stopped (twice or more)"
         );
         assert_eq!(short_title(""), "");
+    }
+
+    #[test]
+    fn a_title_equal_to_the_id_is_not_repeated() {
+        let s = alert_subject(
+            "LOW",
+            "burst",
+            "burst",
+            &events_phrase(3),
+            "123456789012",
+            "eu-west-1",
+        );
+        assert_eq!(s, "[LOW] burst: 3 events in 123456789012 eu-west-1");
     }
 
     #[test]
