@@ -27,8 +27,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub custom_rules: Option<PathBuf>,
     /// Events shown per alert (the function's MAX_EVENTS_PER_ALERT).
-    #[arg(long, default_value_t = 10)]
-    pub max_events: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=100))]
+    pub max_events: u16,
     /// Print the machine-readable JSON (what SQS/Lambda/HTTPS subscribers get) after each alert.
     #[arg(long)]
     pub json: bool,
@@ -137,7 +137,12 @@ fn scan_local(
         );
         return Ok(());
     }
-    let scan = scan_log_file(open()?, rules, args.max_events, ReaderLimits::default());
+    let scan = scan_log_file(
+        open()?,
+        rules,
+        usize::from(args.max_events),
+        ReaderLimits::default(),
+    );
     if file.account.is_empty() {
         // Neither the key nor the name says whose file this is: use the first record.
         if let Some((account, region)) = &scan.first_record_origin {
@@ -224,7 +229,12 @@ async fn scan_s3_prefix(
             } else {
                 // The reader bridges to the async download, so it must run off the runtime threads.
                 let scan = tokio::task::block_in_place(|| {
-                    scan_log_file(reader, rules, args.max_events, ReaderLimits::default())
+                    scan_log_file(
+                        reader,
+                        rules,
+                        usize::from(args.max_events),
+                        ReaderLimits::default(),
+                    )
                 });
                 let planned = plan_alerts(&scan, rules, &file);
                 (

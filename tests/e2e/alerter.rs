@@ -691,3 +691,91 @@ async fn an_insights_file_alerts_once_per_starting_insight() {
         "{body}"
     );
 }
+
+/// `trailwatch scan` prints the alerts the function sends: same subjects, same e-mail text,
+/// byte for byte, whether it reads the S3 prefix or the local file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_cli_prints_exactly_the_alerts_the_function_publishes() {
+    let w = world().await;
+    let attack = put_fixture(&w, ATTACK).await;
+    let state = handler_state(
+        &w,
+        &w.topic_arn,
+        load_rules(&RuleSetSelection::default(), &[]).unwrap(),
+    );
+    state
+        .handle(events::s3_put(BUCKET, &[&attack]))
+        .await
+        .unwrap();
+    let published = published_texts(&w).await;
+    assert_eq!(published.len(), 4);
+
+    let cli = trailwatch_e2e::function_binary("trailwatch");
+    let run = |args: Vec<String>| {
+        let out = std::process::Command::new(&cli)
+            .arg("scan")
+            .args(args)
+            .envs(w.moto.env())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (stdout, stderr) =
+        tokio::task::block_in_place(|| run(vec![format!("s3://{BUCKET}/AWSLogs/")]));
+    assert!(
+        stderr.contains(
+            "scanned 1 file(s) (0 skipped, 0 unreadable), 55 record(s); 4 alert(s) would be sent"
+        ),
+        "{stderr}"
+    );
+    let printed = parse_scan_output(&stdout);
+    assert_eq!(printed.len(), 4);
+    for (subject, text) in &printed {
+        let sent = published
+            .get(subject)
+            .unwrap_or_else(|| panic!("{subject} was not published"));
+        assert_eq!(
+            sent["email"].as_str().unwrap(),
+            text,
+            "scan prints the e-mail text the function sends"
+        );
+    }
+
+    // A local copy of the same file: same alerts; account and region from the file name.
+    let local = fixture(&format!("cloudtrail/{ATTACK}"));
+    let (stdout, _) = tokio::task::block_in_place(|| run(vec![local.display().to_string()]));
+    let local_subjects: Vec<String> = parse_scan_output(&stdout)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        local_subjects,
+        printed.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>()
+    );
+}
+
+/// `(subject, e-mail text)` per alert printed by `trailwatch scan`.
+fn parse_scan_output(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .split("==== alert ")
+        .skip(1)
+        .map(|block| {
+            let subject = block
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .expect("Subject line")
+                .to_owned();
+            // Header lines, a blank line, then the text, then one separating newline.
+            let text = &block[block.find("\n\n").expect("blank line after the header") + 2..];
+            (subject, text.strip_suffix('\n').unwrap_or(text).to_owned())
+        })
+        .collect()
+}

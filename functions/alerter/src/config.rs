@@ -6,7 +6,7 @@
 //! | `RULE_SETS` | comma list of built-in sets (default `security-hub`); `none` for no built-ins |
 //! | `CUSTOM_RULES` | inline JSON: an array of rules, or `{"rules": [...]}` |
 //! | `CUSTOM_RULES_S3_URI` | `s3://bucket/key` of a JSON document of the same shape, read at cold start |
-//! | `MAX_EVENTS_PER_ALERT` | events shown per alert (default 10, 0..=1000) |
+//! | `MAX_EVENTS_PER_ALERT` | events shown per alert (default 10, 0..=100; more would not fit an e-mail) |
 //! | `MAX_CONCURRENCY` | objects processed in parallel per invocation (default 4) |
 
 use crate::rules_config::RuleSetSelection;
@@ -107,7 +107,7 @@ impl AlerterConfig {
             "MAX_EVENTS_PER_ALERT",
             DEFAULT_MAX_EVENTS_PER_ALERT,
             0,
-            1000,
+            100,
         )?;
         let max_concurrency =
             parse_bounded(&get, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, 1, 64)?;
@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(c.max_concurrency, 8);
         for (name, value) in [
             ("MAX_EVENTS_PER_ALERT", "ten"),
-            ("MAX_EVENTS_PER_ALERT", "1001"),
+            ("MAX_EVENTS_PER_ALERT", "101"),
             ("MAX_CONCURRENCY", "0"),
             ("CUSTOM_RULES_S3_URI", "https://bucket/key"),
             ("CUSTOM_RULES_S3_URI", "s3://bucket-only"),
