@@ -482,3 +482,18 @@ fn evaluation_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<FilterPattern>();
 }
+
+#[test]
+fn deep_nesting_within_the_length_limit_is_handled() {
+    let depth = 500;
+    let p = format!("{{{}$.a=1{}}}", "(".repeat(depth), ")".repeat(depth));
+    assert!(p.chars().count() <= 1024);
+    assert!(m(&p, r#"{"a":1}"#));
+    let deep_selector = format!("{{ $.{} = 1 }}", vec!["a"; 500].join("."));
+    let deep_event = format!("{}1{}", r#"{"a":"#.repeat(500), "}".repeat(500));
+    assert!(m(&deep_selector, &deep_event));
+    // Deeper than the scanner's limit: not treated as a JSON event, and no stack overflow.
+    let deeper = format!("{}1{}", r#"{"a":"#.repeat(5000), "}".repeat(5000));
+    assert!(!m("{ $.b NOT EXISTS }", &deeper));
+    assert!(!m(&deep_selector, &deeper));
+}
