@@ -291,3 +291,63 @@ fn non_ascii_titles_stay_in_the_body_but_not_in_the_subject() {
         "Connexion à la console sans MFA — “root” 🚨"
     );
 }
+
+mod bounds {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text_strategy(max: usize) -> impl Strategy<Value = String> {
+        // Mostly ASCII with quotes, backslashes, controls and multi-byte characters mixed in:
+        // the characters whose escaping or width a size bound can get wrong.
+        proptest::collection::vec(
+            prop_oneof![
+                8 => proptest::char::range('a', 'z'),
+                1 => Just('"'),
+                1 => Just('\\'),
+                1 => Just('\n'),
+                1 => Just('\u{1}'),
+                1 => Just('é'),
+                1 => Just('漢'),
+                1 => Just('🚨'),
+            ],
+            0..max,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Whatever the titles, descriptions and records, the publish fits SNS's limit, the
+        /// subject is valid, and every part parses.
+        #[test]
+        fn every_alert_fits_and_parses(
+            title in text_strategy(300),
+            description in text_strategy(6000),
+            pads in proptest::collection::vec((0usize..120_000, text_strategy(64)), 0..25),
+            extra in 0u64..100_000,
+        ) {
+            let records: Vec<String> = pads
+                .iter()
+                .enumerate()
+                .map(|(i, (len, piece))| {
+                    let mut v: Value = serde_json::from_str(STOP_LOGGING).unwrap();
+                    v["eventID"] = Value::String(format!("id-{i}"));
+                    v["errorMessage"] = Value::String(piece.repeat(len / piece.len().max(1) + 1));
+                    v.to_string()
+                })
+                .collect();
+            let rule = RuleView { id: "custom:x", title: &title, description: Some(&description), severity: "HIGH", threshold: 1 };
+            let count = records.len() as u64 + extra;
+            let m = rule_alert(&rule, &file(), &matches_of(&records, count, 25), FileStats::default());
+            prop_assert!(m.publish_bytes() <= SNS_MAX_PUBLISH_BYTES, "{} bytes", m.publish_bytes());
+            prop_assert!(m.subject.len() <= MAX_SUBJECT_CHARS);
+            prop_assert!(m.subject.bytes().all(|b| (0x20..0x7f).contains(&b)));
+            let doc = machine(&m);
+            let included = doc["records_included"].as_u64().unwrap();
+            prop_assert_eq!(included + doc["records_omitted"].as_u64().unwrap(), count);
+            let env = envelope(&m);
+            prop_assert_eq!(env["email"].as_str().unwrap(), m.text.as_str());
+        }
+    }
+}
