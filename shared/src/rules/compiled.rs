@@ -1,10 +1,10 @@
 //! A rule set compiled for evaluation: one shared projection for all JSON rules (the record is
 //! scanned once, whatever the number of rules) and an index by `eventName` / `eventSource`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::RuleDef;
-use crate::pattern::json::projection::{Bits, exact_text};
+use crate::pattern::json::projection::{Bits, LiteralMap, exact_text};
 use crate::pattern::json::{Expr, Projection, Step};
 use crate::pattern::{FilterPattern, PatternError};
 
@@ -39,8 +39,8 @@ struct Index {
     /// Slot of `$.eventName` / `$.eventSource` in the projection, when some rule is indexed on it.
     name_slot: Option<u32>,
     source_slot: Option<u32>,
-    by_name: HashMap<Box<str>, Vec<u32>>,
-    by_source: HashMap<Box<str>, Vec<u32>>,
+    by_name: LiteralMap,
+    by_source: LiteralMap,
     /// Rules evaluated on every record.
     always: Vec<u32>,
 }

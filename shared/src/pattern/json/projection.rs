@@ -3,6 +3,7 @@
 //! the atoms attached to them. Nothing else of the record is materialised.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::ast::{Atom, Step, Test};
 use super::scan;
@@ -53,8 +54,33 @@ impl DNode {
 struct SlotAtoms {
     /// `= "literal"` atoms (no wildcard), looked up by the value's text in one hash probe: rule
     /// sets compare `eventName` with dozens of names.
-    exact: HashMap<Box<str>, Vec<u32>>,
+    exact: LiteralMap,
     other: Vec<(u32, Test)>,
+}
+
+/// Literal value -> ids, probed once or twice per record: FNV-1a instead of SipHash (the keys
+/// come from the rule author, not from the records, so flooding is not a concern).
+pub(crate) type LiteralMap = HashMap<Box<str>, Vec<u32>, BuildHasherDefault<Fnv1a>>;
+
+#[derive(Default)]
+pub(crate) struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// Exact-equality atoms go into the hash map only when a selector has at least this many.
