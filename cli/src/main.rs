@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod match_cmd;
+mod redrive_cmd;
 mod scan_cmd;
 mod verify_cmd;
 
@@ -31,6 +32,9 @@ enum Command {
     /// would send (back-testing a rule against history). Exit status: 0 done, 2 a file could
     /// not be read to its end or a usage error.
     Scan(scan_cmd::ScanArgs),
+    /// Re-invoke the events kept in a function's failure queue (the on-failure destination),
+    /// deleting each message once Lambda has accepted it.
+    Redrive(redrive_cmd::RedriveArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Match(args) => match_cmd::run(args),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Scan(args) => scan_cmd::run(args),
+        Command::Redrive(args) => redrive_cmd::run(args),
     };
     match result {
         Ok(code) => code,

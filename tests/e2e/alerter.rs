@@ -250,7 +250,7 @@ fn assert_well_formed(r: &Received) {
         r.subject
     );
     assert!(
-        r.subject.ends_with(&format!("in 218007301253 us-east-1")),
+        r.subject.ends_with("in 218007301253 us-east-1"),
         "{}",
         r.subject
     );
