@@ -168,36 +168,17 @@ fn rule_id(r: &Received) -> String {
 /// The structured messages the topic published (moto keeps them), keyed by subject: these carry
 /// the `default` / `email` text an e-mail subscriber reads.
 async fn published_texts(w: &World) -> BTreeMap<String, Value> {
-    let endpoint = w.moto.endpoint();
-    let body = tokio::task::spawn_blocking(move || http_get(&endpoint, "/moto-api/data.json"))
-        .await
-        .unwrap();
-    let data: Value = serde_json::from_str(&body).expect("moto-api data.json");
-    let mut out = BTreeMap::new();
-    for topic in data["sns"]["Topic"].as_array().unwrap() {
-        for n in topic["sent_notifications"].as_array().unwrap() {
-            let structured: Value =
-                serde_json::from_str(n[1].as_str().unwrap()).expect("MessageStructure json");
-            out.insert(n[2].as_str().unwrap().to_owned(), structured);
-        }
-    }
-    out
-}
-
-/// A plain HTTP/1.0 GET against moto (its state API is not an AWS service the SDK can call).
-fn http_get(endpoint: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "{head}"
-    );
-    body.to_owned()
+    let moto_notifications = {
+        let moto = &w.moto;
+        tokio::task::block_in_place(|| moto.sent_notifications())
+    };
+    moto_notifications
+        .into_iter()
+        .map(|n| {
+            let structured: Value = serde_json::from_str(&n.message).expect("MessageStructure json");
+            (n.subject, structured)
+        })
+        .collect()
 }
 
 fn handler_state(

@@ -11,7 +11,7 @@ mod moto;
 pub mod time;
 
 pub use lambda::{LambdaWatch, function_binary};
-pub use moto::Moto;
+pub use moto::{Moto, SentNotification};
 
 use std::path::{Path, PathBuf};
 

@@ -78,3 +78,46 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// A message an SNS topic published, as moto recorded it.
+#[derive(Debug, Clone)]
+pub struct SentNotification {
+    pub topic_arn: String,
+    pub subject: String,
+    /// The `Message` parameter (for `MessageStructure: json`, the JSON envelope as a string).
+    pub message: String,
+}
+
+impl Moto {
+    /// Every message published to any topic, from moto's state API: what an e-mail subscriber
+    /// would receive, which an SQS subscriber cannot show for `MessageStructure: json` publishes.
+    pub fn sent_notifications(&self) -> Vec<SentNotification> {
+        let body = http_get(&self.endpoint(), "/moto-api/data.json");
+        let data: serde_json::Value = serde_json::from_str(&body).expect("moto-api data.json");
+        let mut out = Vec::new();
+        for topic in data["sns"]["Topic"].as_array().into_iter().flatten() {
+            let arn = topic["arn"].as_str().unwrap_or_default();
+            for n in topic["sent_notifications"].as_array().into_iter().flatten() {
+                out.push(SentNotification {
+                    topic_arn: arn.to_owned(),
+                    message: n[1].as_str().unwrap_or_default().to_owned(),
+                    subject: n[2].as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// A plain HTTP/1.0 GET (moto's state API is not an AWS service the SDK can call).
+fn http_get(endpoint: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{head}");
+    body.to_owned()
+}
