@@ -52,57 +52,96 @@ pub struct MatchArgs {
 }
 
 pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
-    if args.jsonl {
-        return jsonl(io::stdin().lock(), &mut io::stdout().lock());
+    let result = if args.jsonl {
+        jsonl(io::stdin().lock(), &mut io::stdout().lock())
+    } else {
+        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        write_matches(&args, &mut out).and_then(|all_read| {
+            out.flush()?;
+            Ok(if all_read {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        })
+    };
+    match result {
+        // The reader went away (`| head`): stop quietly, as other command-line tools do.
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        other => other,
     }
-    let stdout = io::stdout().lock();
-    let mut out = io::BufWriter::with_capacity(1 << 16, stdout);
+}
+
+/// Runs --pattern or --rules; says whether every file was read.
+fn write_matches(args: &MatchArgs, out: &mut impl Write) -> anyhow::Result<bool> {
     let ok = match (&args.pattern, &args.rules) {
         (Some(p), _) => {
             let pattern = FilterPattern::parse(p).map_err(|e| anyhow::anyhow!("{e}"))?;
-            match_pattern(&pattern, &args.files, args.count, &mut out)?
+            match_pattern(&pattern, &args.files, args.count, out)?
         }
         (None, Some(name)) => {
             let set = builtin_set(name).with_context(|| format!("unknown rule set {name}"))?;
             let rules = CompiledRules::compile(set).context("compiling the built-in rule set")?;
-            match_rules(&rules, &args.files, args.count, &mut out)?
+            match_rules(&rules, &args.files, args.count, out)?
         }
         (None, None) => anyhow::bail!("give --pattern, --rules or --jsonl"),
     };
-    out.flush()?;
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(ok)
+}
+
+/// Why a file was not processed to its end.
+enum FileError {
+    /// The file could not be read (reported, the other files are still processed).
+    Read(anyhow::Error),
+    /// Writing the output failed: nothing more can be reported, stop.
+    Write(io::Error),
 }
 
 /// Calls `f` on every record of `path`; returns the number of records.
-fn for_each_record(path: &Path, mut f: impl FnMut(&str) -> io::Result<()>) -> anyhow::Result<u64> {
-    let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+fn for_each_record(
+    path: &Path,
+    mut f: impl FnMut(&str) -> io::Result<()>,
+) -> Result<u64, FileError> {
+    let file = File::open(path)
+        .map_err(|e| FileError::Read(anyhow::anyhow!("{}: cannot open: {e}", path.display())))?;
     let mut reader = RecordReader::new(
         BufReader::with_capacity(1 << 16, file),
         ReaderLimits::default(),
     );
     let mut n = 0;
-    while let Some(record) = reader
-        .next_record()
-        .with_context(|| format!("{}: record {}", path.display(), n + 1))?
-    {
-        n += 1;
-        f(record.json)?;
+    loop {
+        match reader.next_record() {
+            Ok(Some(record)) => {
+                n += 1;
+                f(record.json).map_err(FileError::Write)?;
+            }
+            Ok(None) => return Ok(n),
+            Err(e) => {
+                return Err(FileError::Read(anyhow::anyhow!(
+                    "{}: record {}: {e}",
+                    path.display(),
+                    n + 1
+                )));
+            }
+        }
     }
-    Ok(n)
 }
 
-/// Reports a file error on stderr and says whether the file was read.
-fn report(result: anyhow::Result<u64>) -> Option<u64> {
+/// The number of records of a file read to its end; `None` (after reporting on stderr) for a
+/// file that could not be read; an error when the output cannot be written.
+fn report(result: Result<u64, FileError>) -> io::Result<Option<u64>> {
     match result {
-        Ok(n) => Some(n),
-        Err(e) => {
+        Ok(n) => Ok(Some(n)),
+        Err(FileError::Read(e)) => {
             eprintln!("trailwatch: {e:#}");
-            None
+            Ok(None)
         }
+        Err(FileError::Write(e)) => Err(e),
     }
 }
 
@@ -124,7 +163,7 @@ fn match_pattern(
                 }
             }
             Ok(())
-        }));
+        }))?;
         all_ok &= records.is_some();
         total_matched += matched;
         total_records += records.unwrap_or(0);
@@ -172,7 +211,7 @@ fn match_rules(
                 )?;
             }
             Ok(())
-        }));
+        }))?;
         all_ok &= n.is_some();
         records += n.unwrap_or(0);
     }

@@ -156,3 +156,24 @@ fn an_invalid_pattern_is_rejected_with_its_position() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("column") && err.contains("IS NOT"), "{err}");
 }
+
+#[test]
+fn a_closed_output_pipe_stops_quietly() {
+    use std::process::Stdio;
+    let f = files();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
+        .args(["match", "--pattern", "IAMUser"])
+        .args(std::iter::repeat_n(s(&f.plain), 2000))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
