@@ -144,8 +144,22 @@ impl<R: Read> RecordReader<R> {
     pub fn next_record(&mut self) -> Result<Option<RawRecord<'_>>, RecordsError> {
         match self.advance_to_record() {
             Ok(Some((start, end))) => {
+                let index = self.records_read;
                 self.records_read += 1;
-                Ok(Some(self.record_at(start, end)?))
+                // Borrows only `buf` (and the scanner), so `position` stays writable.
+                let record = build_record(
+                    &self.buf[start..end],
+                    &self.scanner.top_level,
+                    &self.event_time_key,
+                )
+                .map_err(|valid_up_to| RecordsError::Malformed {
+                    offset: self.buf_offset + (start + valid_up_to) as u64,
+                    detail: format!("record {index} is not valid UTF-8"),
+                });
+                if record.is_err() {
+                    self.position = Position::Failed;
+                }
+                record.map(Some)
             }
             Ok(None) => Ok(None),
             Err(e) => {
@@ -304,19 +318,19 @@ impl<R: Read> RecordReader<R> {
         self.position = Position::DocumentStart { first: false };
         Ok(())
     }
+}
 
-    /// Builds the record at `buf[start..end]`: UTF-8 check and `eventTime`.
-    fn record_at(&self, start: usize, end: usize) -> Result<RawRecord<'_>, RecordsError> {
-        let bytes = &self.buf[start..end];
-        let json = std::str::from_utf8(bytes).map_err(|e| RecordsError::Malformed {
-            offset: self.offset(start + e.valid_up_to()),
-            detail: format!("record {} is not valid UTF-8", self.records_read - 1),
-        })?;
-        let event_time_ms =
-            event_time::top_level_event_time(bytes, &self.scanner.top_level, &self.event_time_key);
-        Ok(RawRecord {
-            json,
-            event_time_ms,
-        })
-    }
+/// A record from its bytes: UTF-8 check (the error is the length of the valid prefix) and
+/// `eventTime`.
+fn build_record<'a>(
+    bytes: &'a [u8],
+    top_level: &[usize],
+    event_time_key: &memchr::memmem::Finder<'_>,
+) -> Result<RawRecord<'a>, usize> {
+    let json = std::str::from_utf8(bytes).map_err(|e| e.valid_up_to())?;
+    let event_time_ms = event_time::top_level_event_time(bytes, top_level, event_time_key);
+    Ok(RawRecord {
+        json,
+        event_time_ms,
+    })
 }

@@ -280,7 +280,14 @@ fn invalid_utf8_in_a_record_is_an_error() {
     file[at] = 0xC3; // start of a two-byte sequence, followed by ASCII
     let (offset, detail) = malformed(&file);
     assert_eq!(offset, at as u64);
-    assert!(detail.contains("UTF-8"), "{detail}");
+    assert!(detail.contains("record 1 is not valid UTF-8"), "{detail}");
+    let mut reader = RecordReader::new(&file[..], ReaderLimits::default());
+    assert!(reader.next_record().unwrap().is_some());
+    assert!(reader.next_record().is_err());
+    assert!(
+        reader.next_record().is_err(),
+        "stays failed after a UTF-8 error"
+    );
     let ok = file_of(&[r#"{"m":"caf\u00e9 \u{1F916} 정"}"#]);
     assert_eq!(read_all(ok.as_bytes()).unwrap().len(), 1);
 }
