@@ -7,6 +7,10 @@
 //! Inputs are uncompressed CloudTrail files (`{"Records":[…]}`) or JSON arrays of records;
 //! default: `/work/shared/data/cloudtrail/invictus-ir-aws-dataset/CloudTrail`.
 //! Single-threaded; numbers are the best of 5 runs over all records.
+//!
+//! With `--pipeline DIR` it instead runs, over the `.gz` files under DIR (e.g. the output of
+//! `/work/shared/bench/make-corpus`), gunzip alone, gunzip + split (`RecordReader`) and gunzip +
+//! split + the 14 Security Hub rules, in the same run.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -18,6 +22,10 @@ use trailwatch_shared::rules::{CompiledRules, builtin_set};
 
 fn main() {
     let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    if args.first().is_some_and(|a| a.as_os_str() == "--pipeline") {
+        pipeline(args.get(1).expect("--pipeline DIR"));
+        return;
+    }
     let inputs = if args.is_empty() {
         vec![PathBuf::from(
             "/work/shared/data/cloudtrail/invictus-ir-aws-dataset/CloudTrail",
@@ -143,4 +151,89 @@ fn collect(path: &Path, out: &mut Vec<String>) {
         Err(_) => serde_json::from_str(&text).unwrap_or_default(),
     };
     out.extend(raw.into_iter().map(|r| r.get().to_owned()));
+}
+
+/// gunzip, split and evaluate over in-memory `.gz` files (disk reads excluded).
+fn pipeline(dir: &Path) {
+    use std::io::Read;
+    use trailwatch_shared::records::{ReaderLimits, RecordReader};
+
+    let mut paths = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&p)
+                    .expect("read dir")
+                    .map(|e| e.unwrap().path()),
+            );
+        } else if p.extension().is_some_and(|e| e == "gz") {
+            paths.push(p);
+        }
+    }
+    paths.sort();
+    let files: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
+    let rules = CompiledRules::compile(builtin_set("security-hub").unwrap()).unwrap();
+    let mut out_bytes = 0u64;
+    let (d_gunzip, _) = best_of(3, || {
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        for f in &files {
+            let mut dec = flate2::read::MultiGzDecoder::new(&f[..]);
+            loop {
+                let n = dec.read(&mut buf).expect("gunzip");
+                if n == 0 {
+                    break;
+                }
+                total += n;
+            }
+        }
+        out_bytes = total as u64;
+        total
+    });
+    let (d_split, n_records) = best_of(3, || {
+        let mut n = 0;
+        for f in &files {
+            let mut r = RecordReader::new(&f[..], ReaderLimits::default());
+            while let Some(rec) = r.next_record().expect("records") {
+                black_box(rec.json);
+                n += 1;
+            }
+        }
+        n
+    });
+    let mut matched = Vec::new();
+    let (d_rules, n_matches) = best_of(3, || {
+        let mut n = 0;
+        for f in &files {
+            let mut r = RecordReader::new(&f[..], ReaderLimits::default());
+            while let Some(rec) = r.next_record().expect("records") {
+                rules.evaluate(rec.json, &mut matched);
+                n += matched.len();
+            }
+        }
+        n
+    });
+    let mb = out_bytes as f64 / 1e6;
+    println!(
+        "{} files, {n_records} records, {mb:.1} MB uncompressed",
+        files.len()
+    );
+    for (name, d) in [
+        ("gunzip alone", d_gunzip),
+        ("gunzip + split", d_split),
+        ("gunzip + split + 14 rules", d_rules),
+    ] {
+        let s = d.as_secs_f64();
+        println!(
+            "{name:<28} {:>8.1} MB/s {:>10.0} records/s   {:.2}x of gunzip alone",
+            mb / s,
+            n_records as f64 / s,
+            d_gunzip.as_secs_f64() / s
+        );
+    }
+    println!("({n_matches} rule matches)");
 }
