@@ -215,4 +215,6 @@ pub(crate) fn parse_value(
 }
 
 #[cfg(test)]
+mod json_tests;
+#[cfg(test)]
 mod tests;

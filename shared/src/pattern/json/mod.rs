@@ -4,6 +4,7 @@ mod ast;
 mod parse;
 pub(crate) mod projection;
 mod scan;
+mod strings;
 
 pub(crate) use ast::{Atom, Expr, Step};
 
