@@ -4,6 +4,28 @@
 //! code). The syntax is chosen by the first non-blank character (§2.0): `{` JSON, `[`
 //! space-delimited, anything else an unstructured term list (where `%regex%` is one kind of term).
 //!
+//! Where the AWS documentation is silent (spec §3) the engine follows the best estimates of
+//! `specs/filter-corpus-doubtful.json`, each noted in the code where it is implemented:
+//!
+//! | question | behaviour | cases |
+//! |---|---|---|
+//! | `!=` on an absent field | false | dbt-001..003 |
+//! | `*` matching zero characters; `*` in the middle | yes; literal | dbt-004..008 |
+//! | `" "` | matches every event | dbt-009 |
+//! | `?` terms mixed with other terms | ignored (doc), not CDK's OR of groups | dbt-010 |
+//! | number vs numeric string, quoted number vs JSON number | compared as numbers / by text | dbt-011..016 |
+//! | `[*] != x` | some element differs | dbt-017 |
+//! | selector alone, `>` with a string, `IS "x"`, `==`, lower-case keywords, `$.@x` | rejected | dbt-018..022, 032 |
+//! | `= *` on null / on `""` | false / true | dbt-023/024 |
+//! | regex or `4*` against a JSON number | on the number's text | dbt-025, 033 |
+//! | space-delimited: more event fields than pattern fields | the last field takes the rest (**not** dbt-026, which contradicts the doc's `[w1=ERROR, w2]` example) | dbt-026/027 |
+//! | regex as a term among others; unquoted `ERROR:` | allowed, searched as written | dbt-028/029 |
+//! | text before JSON, top-level array | not a JSON event | dbt-031, 038 |
+//! | booleans compared with `=` (undocumented, not in the corpus) | by their text `true`/`false` | — |
+//! | the same key twice in one object (undocumented) | any occurrence may satisfy a condition | — |
+//!
+//! Errors: [`PatternError`] gives a 1-based character column and what was expected there.
+//!
 //! ```
 //! use trailwatch_shared::pattern::FilterPattern;
 //! let p = FilterPattern::parse(r#"{ $.eventName = "StopLogging" }"#).unwrap();
