@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use alerter::insights::scan_insights_file;
@@ -32,7 +32,8 @@ pub struct ScanArgs {
     /// Print the machine-readable JSON (what SQS/Lambda/HTTPS subscribers get) after each alert.
     #[arg(long)]
     pub json: bool,
-    /// CloudTrail log or Insights files (gzip or plain JSON), or one s3://bucket/prefix.
+    /// CloudTrail log or Insights files (gzip or plain JSON), folders (every *.json / *.json.gz
+    /// below, e.g. a downloaded AWSLogs/ tree), or one s3://bucket/prefix.
     #[arg(required = true, value_name = "FILE|s3://bucket/prefix")]
     pub inputs: Vec<String>,
 }
@@ -82,8 +83,10 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
         scan_s3_prefix(s3_inputs[0], &rules, &args, &mut totals, &mut out).await?;
     } else {
-        for path in &args.inputs {
-            scan_local(path, &rules, &args, &mut totals, &mut out)?;
+        for input in &args.inputs {
+            for path in local_files(Path::new(input))? {
+                scan_local(&path, &rules, &args, &mut totals, &mut out)?;
+            }
         }
     }
     eprintln!(
@@ -279,6 +282,31 @@ fn print_alerts<'a>(
     Ok(())
 }
 
+/// `input` itself when it is a file; every `*.json` / `*.json.gz` below it, in name order, when
+/// it is a folder.
+fn local_files(input: &Path) -> anyhow::Result<Vec<String>> {
+    if !input.is_dir() {
+        return Ok(vec![input.display().to_string()]);
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![input.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let path = entry?.path();
+            let name = path.to_string_lossy();
+            if path.is_dir() {
+                pending.push(path);
+            } else if name.ends_with(".json") || name.ends_with(".json.gz") {
+                found.push(name.into_owned());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 fn report_read_error(what: &str, error: Option<String>, totals: &mut Totals) {
     if let Some(e) = error {
         totals.unreadable += 1;
@@ -312,6 +340,30 @@ fn origin_from_file_name(path: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_are_walked_for_json_files_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir
+            .path()
+            .join("AWSLogs/123456789012/CloudTrail/us-east-1/2024/01/02");
+        std::fs::create_dir_all(&sub).unwrap();
+        for name in ["b.json.gz", "a.json", "notes.txt"] {
+            std::fs::write(sub.join(name), b"{}").unwrap();
+        }
+        std::fs::write(dir.path().join("top.json"), b"{}").unwrap();
+        let files = local_files(dir.path()).unwrap();
+        let names: Vec<&str> = files
+            .iter()
+            .map(|f| f.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(names, ["a.json", "b.json.gz", "top.json"]);
+        let single = sub.join("notes.txt");
+        assert_eq!(
+            local_files(&single).unwrap(),
+            vec![single.display().to_string()]
+        );
+    }
 
     #[test]
     fn account_and_region_from_delivery_file_names() {
