@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;
 
-use trailwatch_lambda_common::s3_read::{FetchError, open_object};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use tokio_util::io::SyncIoBridge;
+use trailwatch_lambda_common::s3_read::FetchError;
 use trailwatch_shared::digest::{DigestStore, StoreError, StoredObject};
-use trailwatch_shared::trigger::ObjectRef;
 
 /// Reads the trail bucket through the S3 API.
 #[derive(Debug, Clone)]
@@ -22,13 +25,13 @@ impl S3DigestStore {
     }
 }
 
-fn object_ref(bucket: &str, key: &str) -> ObjectRef {
-    ObjectRef {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        size: None,
-        version_id: None,
+/// A GetObject failure. `NoSuchBucket` is a 404 too, but a missing bucket is a configuration
+/// problem, never evidence that an object was deleted.
+fn get_error(bucket: &str, key: &str, e: &SdkError<GetObjectError, HttpResponse>) -> StoreError {
+    if e.as_service_error().and_then(|se| se.code()) == Some("NoSuchBucket") {
+        return StoreError::Infrastructure(format!("bucket {bucket} does not exist"));
     }
+    store_error(FetchError::classify(bucket, key, e))
 }
 
 /// Maps the shared S3 error classification onto the verifier's three kinds.
@@ -55,16 +58,16 @@ impl DigestStore for S3DigestStore {
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
-        let object = object_ref(bucket, key);
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
         async move {
             let out = self
                 .s3
                 .get_object()
-                .bucket(&object.bucket)
-                .key(&object.key)
+                .bucket(&bucket)
+                .key(&key)
                 .send()
                 .await
-                .map_err(|e| store_error(FetchError::classify(&object.bucket, &object.key, &e)))?;
+                .map_err(|e| get_error(&bucket, &key, &e))?;
             let metadata = lowercase_keys(out.metadata.clone().unwrap_or_default());
             let bytes = out
                 .body
@@ -120,12 +123,19 @@ impl DigestStore for S3DigestStore {
         T: Send + 'static,
         F: FnOnce(&mut dyn Read) -> T + Send + 'static,
     {
-        let object = object_ref(bucket, key);
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
         async move {
-            let body = open_object(&self.s3, &object).await.map_err(store_error)?;
+            let out = self
+                .s3
+                .get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| get_error(&bucket, &key, &e))?;
             // The bridge must be created on the runtime; the blocking thread then pulls the
             // download through gunzip + SHA-256 while the runtime keeps serving other reads.
-            let mut reader = body.into_blocking_reader();
+            let mut reader = SyncIoBridge::new(out.body.into_async_read());
             tokio::task::spawn_blocking(move || consume(&mut reader))
                 .await
                 .map_err(|e| StoreError::Infrastructure(format!("hashing task failed: {e}")))

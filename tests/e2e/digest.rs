@@ -1,0 +1,458 @@
+//! Digest verification end to end against moto: generated chains (fresh RSA keys, signatures in
+//! object metadata) uploaded to moto S3, verified by the function's handler, by the real
+//! `digest-verifier` binary under `cargo lambda watch`/`invoke`, and by `trailwatch verify --json`.
+//! Alerts are read back from an SQS queue subscribed to the SNS topic.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use digest_verifier::{DigestVerifier, KeySource, S3DigestStore, SnsAlertSink, VerifierConfig};
+use futures::{StreamExt, TryStreamExt, stream};
+use serde_json::Value;
+use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary};
+use trailwatch_shared::digest::testkit::{TestObject, VariantCase, all_variants};
+
+/// Uploads every object (creating buckets as needed) with its user metadata.
+async fn upload(s3: &aws_sdk_s3::Client, objects: Vec<TestObject>) {
+    let buckets: BTreeSet<String> = objects.iter().map(|o| o.bucket.clone()).collect();
+    for b in buckets {
+        let _ = s3.create_bucket().bucket(&b).send().await;
+    }
+    stream::iter(objects)
+        .map(|o| async move {
+            s3.put_object()
+                .bucket(&o.bucket)
+                .key(&o.key)
+                .set_metadata(Some(o.metadata.clone()))
+                .body(o.bytes.into())
+                .send()
+                .await
+                .map(|_| ())
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("upload to moto");
+}
+
+/// An SNS topic with an SQS queue subscribed; returns (topic arn, queue url).
+async fn topic_with_queue(moto: &Moto) -> (String, String) {
+    let cfg = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&cfg);
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let topic = sns
+        .create_topic()
+        .name("trailwatch-alerts")
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = topic.topic_arn().unwrap().to_owned();
+    let queue = sqs
+        .create_queue()
+        .queue_name("alerts")
+        .send()
+        .await
+        .unwrap();
+    let queue_url = queue.queue_url().unwrap().to_owned();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let queue_arn =
+        attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap();
+    (topic_arn, queue_url)
+}
+
+/// Every SNS envelope delivered to the queue so far.
+async fn drain(moto: &Moto, queue_url: &str) -> Vec<Value> {
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn variant(name: &str) -> VariantCase {
+    all_variants()
+        .into_iter()
+        .find(|v| v.name == name)
+        .expect("variant exists")
+}
+
+/// The variant's published keys for `region` as a `ListPublicKeys` body in a temp file.
+fn key_file(case: &VariantCase, region: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), case.list_public_keys_json(region).to_string()).unwrap();
+    file
+}
+
+fn stored_digests(case: &VariantCase) -> Vec<(String, String)> {
+    case.chains[0]
+        .digests
+        .iter()
+        .filter(|d| d.stored)
+        .map(|d| (d.bucket.clone(), d.key.clone()))
+        .collect()
+}
+
+fn attribute(envelope: &Value, name: &str) -> String {
+    envelope["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
+    let moto = Moto::start();
+    let (topic_arn, queue_url) = topic_with_queue(&moto).await;
+    let cfg = moto.sdk_config().await;
+    let s3 = moto.s3().await;
+
+    // log_modified: digest #1 lists a log whose content changed; the other five are clean.
+    let case = variant("log_modified");
+    upload(&s3, case.objects()).await;
+    let keys = key_file(&case, "us-east-1");
+    let verifier = DigestVerifier {
+        config: VerifierConfig {
+            topic_arn: topic_arn.clone(),
+            alert_on_warn: false,
+            max_concurrency: 8,
+            public_keys_file: None,
+        },
+        store: S3DigestStore::new(s3.clone()),
+        keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
+        alerts: SnsAlertSink {
+            sns: aws_sdk_sns::Client::new(&cfg),
+            topic_arn,
+        },
+    };
+    let digests = stored_digests(&case);
+    let keys_only: Vec<&str> = digests.iter().map(|(_, k)| k.as_str()).collect();
+    let bucket = &digests[0].0;
+    let response = verifier
+        .handle(events::s3_put(bucket, &keys_only))
+        .await
+        .unwrap();
+    assert_eq!(response["status"], "ok", "{response}");
+
+    let alerts = drain(&moto, &queue_url).await;
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one alert for the one failing digest: {alerts:#?}"
+    );
+    let alert = &alerts[0];
+    assert_eq!(
+        alert["Subject"],
+        "[CRITICAL] CloudTrail tampering suspected: 1 finding, 123456789012 us-east-1"
+    );
+    assert_eq!(attribute(alert, "rule_id"), "LOG_HASH_MISMATCH");
+    assert_eq!(attribute(alert, "severity"), "CRITICAL");
+    assert_eq!(attribute(alert, "account"), "123456789012");
+    assert_eq!(attribute(alert, "region"), "us-east-1");
+    let message = alert["Message"].as_str().unwrap();
+    assert!(
+        message.contains(&digests[1].1),
+        "the alert names the failing digest: {message}"
+    );
+
+    // The same clean chain: silence.
+    moto_reset(&moto).await;
+    let (topic_arn, queue_url) = topic_with_queue(&moto).await;
+    let clean = variant("clean");
+    upload(&s3, clean.objects()).await;
+    let keys = key_file(&clean, "us-east-1");
+    let verifier = DigestVerifier {
+        keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
+        alerts: SnsAlertSink {
+            sns: aws_sdk_sns::Client::new(&cfg),
+            topic_arn,
+        },
+        ..verifier
+    };
+    let digests = stored_digests(&clean);
+    let keys_only: Vec<&str> = digests.iter().map(|(_, k)| k.as_str()).collect();
+    verifier
+        .handle(events::s3_put(&digests[0].0, &keys_only))
+        .await
+        .unwrap();
+    assert!(
+        drain(&moto, &queue_url).await.is_empty(),
+        "a clean chain raises no alert"
+    );
+}
+
+/// `POST /moto-api/reset`: a fresh, empty moto between variants.
+async fn moto_reset(moto: &Moto) {
+    use std::io::{Read, Write};
+    let addr = moto.endpoint().trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).expect("connect to moto");
+    write!(conn, "POST /moto-api/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "moto reset failed: {response}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_under_cargo_lambda_alerts_on_a_broken_chain_only() {
+    let moto = Moto::start();
+    let (topic_arn, queue_url) = topic_with_queue(&moto).await;
+    let s3 = moto.s3().await;
+    // digest_deleted_middle: #3 is gone, so #4's link points to nothing; #5 is clean.
+    let case = variant("digest_deleted_middle");
+    upload(&s3, case.objects()).await;
+    let keys = key_file(&case, "us-east-1");
+    let mut env = moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    env.push((
+        "PUBLIC_KEYS_FILE".into(),
+        keys.path().to_string_lossy().into_owned(),
+    ));
+    env.push(("MAX_CONCURRENCY".into(), "4".into()));
+    let watch = LambdaWatch::start("digest-verifier", &env);
+    let chain = &case.chains[0];
+    let (clean, broken) = (&chain.digests[5], &chain.digests[4]);
+
+    let r = watch
+        .invoke(&events::eventbridge_object_created(
+            &clean.bucket,
+            &clean.key,
+        ))
+        .expect("invoke clean");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert!(
+        drain(&moto, &queue_url).await.is_empty(),
+        "no alert for a clean digest"
+    );
+
+    let r = watch
+        .invoke(&events::eventbridge_object_created(
+            &broken.bucket,
+            &broken.key,
+        ))
+        .expect("invoke broken");
+    assert_eq!(r["status"], "ok", "{r}");
+    let alerts = drain(&moto, &queue_url).await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(attribute(&alerts[0], "rule_id"), "DIGEST_MISSING");
+    assert!(
+        alerts[0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains(&chain.digests[3].key)
+    );
+
+    // A digest in a bucket that does not exist is an infrastructure error: the invocation
+    // fails (Lambda retries) and nothing is reported as missing.
+    let err = watch
+        .invoke(&events::eventbridge_object_created(
+            "no-such-bucket",
+            &clean.key,
+        ))
+        .expect_err("a missing bucket fails the invocation");
+    assert!(err.contains("no-such-bucket"), "{err}");
+    assert!(drain(&moto, &queue_url).await.is_empty());
+
+    let stdout = watch.stop_and_collect_stdout();
+    assert!(
+        stdout.contains("\"DigestsVerified\""),
+        "EMF metrics are printed: {stdout}"
+    );
+}
+
+/// Runs `trailwatch verify --json` for one run of a variant.
+fn trailwatch_verify(moto: &Moto, case: &VariantCase, run: usize) -> (i32, Value) {
+    let r = &case.runs[run].request;
+    let keys = key_file(case, &r.region);
+    let iso = |t: i64| trailwatch_shared::digest::testkit::iso(t);
+    let mut cmd = Command::new(function_binary("trailwatch"));
+    cmd.envs(moto.env())
+        .args([
+            "verify",
+            "--json",
+            "--bucket",
+            &r.bucket,
+            "--account-id",
+            &r.account,
+            "--region",
+            &r.region,
+        ])
+        .args(["--start-time", &iso(r.start), "--end-time", &iso(r.end)])
+        .arg("--public-keys")
+        .arg(keys.path())
+        .args(["--concurrency", "8"]);
+    if let Some(o) = &r.organization_id {
+        cmd.args(["--organization-id", o]);
+    }
+    if let Some(p) = &r.prefix {
+        cmd.args(["--prefix", p]);
+    }
+    if let Some(t) = &r.trail_name {
+        cmd.args(["--trail-name", t]);
+    }
+    let out = cmd.output().expect("run trailwatch");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{}: not JSON ({e}): {stdout}\n{}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailwatch_verify_json_gives_the_strict_verdict_for_every_variant_class() {
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for case in all_variants() {
+        moto_reset(&moto).await;
+        upload(&s3, case.objects()).await;
+        for (i, run) in case.runs.iter().enumerate() {
+            runs += 1;
+            let (code, json) = trailwatch_verify(&moto, &case, i);
+            let mut codes: Vec<String> = json["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["code"].as_str().unwrap().to_owned())
+                .collect();
+            codes.sort();
+            codes.dedup();
+            let want: Vec<String> = run.codes.iter().map(|c| c.as_str().to_owned()).collect();
+            let want_exit = if run.verdict.as_str() == "FAIL" { 1 } else { 0 };
+            let keys_ok = ["verdict", "findings", "digests_checked", "logs_checked"]
+                .iter()
+                .all(|k| json.get(k).is_some())
+                && json["findings"].as_array().unwrap().iter().all(|f| {
+                    ["code", "severity", "object", "detail"]
+                        .iter()
+                        .all(|k| f[k].is_string())
+                });
+            if json["verdict"] != run.verdict.as_str()
+                || codes != want
+                || code != want_exit
+                || !keys_ok
+            {
+                failures.push(format!(
+                    "{} run {i}: expected {} {want:?} exit {want_exit}, got {} {codes:?} exit {code}",
+                    case.name,
+                    run.verdict,
+                    json["verdict"]
+                ));
+            }
+        }
+    }
+    assert!(runs >= 46, "only {runs} runs");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailwatch_verify_exit_status_2_on_infrastructure_errors() {
+    let moto = Moto::start();
+    let case = variant("clean");
+    let keys = key_file(&case, "us-east-1");
+    let out = Command::new(function_binary("trailwatch"))
+        .envs(moto.env())
+        .args([
+            "verify",
+            "--bucket",
+            "bucket-that-does-not-exist",
+            "--account-id",
+            "123456789012",
+        ])
+        .args([
+            "--region",
+            "us-east-1",
+            "--start-time",
+            "2026-03-14T07:00:00Z",
+            "--end-time",
+            "2026-03-14T13:30:00Z",
+        ])
+        .arg("--public-keys")
+        .arg(keys.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bucket-that-does-not-exist"));
+    // And the human output of a clean run ends with the verdict line.
+    let s3 = moto.s3().await;
+    upload(&s3, case.objects()).await;
+    let r = &case.runs[0].request;
+    let out = Command::new(function_binary("trailwatch"))
+        .envs(moto.env())
+        .args([
+            "verify",
+            "--bucket",
+            &r.bucket,
+            "--account-id",
+            &r.account,
+            "--region",
+            &r.region,
+        ])
+        .args([
+            "--start-time",
+            &trailwatch_shared::digest::testkit::iso(r.start),
+        ])
+        .args([
+            "--end-time",
+            &trailwatch_shared::digest::testkit::iso(r.end),
+        ])
+        .arg("--public-keys")
+        .arg(keys.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("PASS: 6 digest files and 24 log files checked"),
+        "{stdout}"
+    );
+}
