@@ -175,7 +175,8 @@ async fn published_texts(w: &World) -> BTreeMap<String, Value> {
     moto_notifications
         .into_iter()
         .map(|n| {
-            let structured: Value = serde_json::from_str(&n.message).expect("MessageStructure json");
+            let structured: Value =
+                serde_json::from_str(&n.message).expect("MessageStructure json");
             (n.subject, structured)
         })
         .collect()

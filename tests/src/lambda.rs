@@ -19,11 +19,9 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Path of a workspace binary built by `cargo test --workspace` (next to the test's own deps dir).
 pub fn function_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test>-<hash> -> target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>");
+    // Tests run from target/<profile>/deps/<test>-<hash>, the local run from
+    // target/<profile>/local-run; the functions are in target/<profile>/.
+    let dir = exe.parent().expect("target/<profile>");
     let dir = if dir.ends_with("deps") {
         dir.parent().expect("target/<profile>")
     } else {

@@ -7,6 +7,7 @@
 //! emulator, and prints a report. Everything it starts is stopped when it ends, on failure, and
 //! on Ctrl-C / SIGTERM.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -18,10 +19,22 @@ const BUCKET: &str = "trailwatch-local-trail";
 const LOG_GROUP: &str = "/trailwatch/cloudtrail";
 /// Real files (tests/fixtures/cloudtrail, see PROVENANCE.md), re-dated to yesterday.
 const REAL_FILES: [(&str, &str); 4] = [
-    ("218007301253_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json", "2023-07-10"),
-    ("218007301253_CloudTrail_us-east-1_20230710T1205Z_UljXNp9xLp8nsAGc.json", "2023-07-10"),
-    ("218007301253_CloudTrail_us-east-1_20230710T1225Z_4iD2boYSOwmb6sWd.json", "2023-07-10"),
-    ("218007301253_CloudTrail_us-east-1_20230710T1230Z_AvIajGd5rkz6vTy4.json", "2023-07-10"),
+    (
+        "218007301253_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json",
+        "2023-07-10",
+    ),
+    (
+        "218007301253_CloudTrail_us-east-1_20230710T1205Z_UljXNp9xLp8nsAGc.json",
+        "2023-07-10",
+    ),
+    (
+        "218007301253_CloudTrail_us-east-1_20230710T1225Z_4iD2boYSOwmb6sWd.json",
+        "2023-07-10",
+    ),
+    (
+        "218007301253_CloudTrail_us-east-1_20230710T1230Z_AvIajGd5rkz6vTy4.json",
+        "2023-07-10",
+    ),
 ];
 
 #[tokio::main]
@@ -61,14 +74,22 @@ async fn run() -> anyhow::Result<()> {
 
     // What the template creates.
     s3.create_bucket().bucket(BUCKET).send().await?;
-    logs.create_log_group().log_group_name(LOG_GROUP).send().await?;
+    logs.create_log_group()
+        .log_group_name(LOG_GROUP)
+        .send()
+        .await?;
     let topic = sns.create_topic().name("trailwatch-alerts").send().await?;
     let topic_arn = topic.topic_arn().context("topic arn")?.to_owned();
     // A subscribed queue, as a machine subscriber would have (the e-mail text is read from
     // moto's record of each publish).
     sqs.create_queue().queue_name("alert-inbox").send().await?;
     let queue_arn = "arn:aws:sqs:us-east-1:123456789012:alert-inbox";
-    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await?;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await?;
 
     // Real CloudTrail log files, delivered where CloudTrail would put them.
     let day = time::yesterday();
@@ -77,12 +98,19 @@ async fn run() -> anyhow::Result<()> {
     for (name, old_day) in REAL_FILES {
         let text = std::fs::read_to_string(fixture(&format!("cloudtrail/{name}")))?
             .replace(&format!("\"{old_day}T"), &format!("\"{day}T"));
-        let (account, rest) = name.split_once("_CloudTrail_us-east-1_").context("fixture name")?;
+        let (account, rest) = name
+            .split_once("_CloudTrail_us-east-1_")
+            .context("fixture name")?;
         let key = format!(
             "AWSLogs/{account}/CloudTrail/us-east-1/{folder}/{account}_CloudTrail_us-east-1_{compact}{}.gz",
             &rest[8..]
         );
-        s3.put_object().bucket(BUCKET).key(&key).body(gzip(text.as_bytes()).into()).send().await?;
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(gzip(text.as_bytes()).into())
+            .send()
+            .await?;
         log_keys.push(key);
     }
     println!("delivered {} real CloudTrail log files", log_keys.len());
@@ -96,8 +124,12 @@ async fn run() -> anyhow::Result<()> {
     };
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
     let start = now - now % 3600 - 4 * 3600;
-    let options =
-        ChainOptions { start, logs_per_digest: vec![3, 3, 3], log_bytes: 20_000, window: 3600 };
+    let options = ChainOptions {
+        start,
+        logs_per_digest: vec![3, 3, 3],
+        log_bytes: 20_000,
+        window: 3600,
+    };
     let chain = TestChain::build(layout, TestKey::generate(), &options);
     for object in chain.objects() {
         s3.put_object()
@@ -110,12 +142,23 @@ async fn run() -> anyhow::Result<()> {
     }
     let tampered = &chain.logs[4];
     let mut forged = tampered.content.clone();
-    let at = forged.windows(9).position(|w| w == b"eventName").context("a record")?;
+    let at = forged
+        .windows(9)
+        .position(|w| w == b"eventName")
+        .context("a record")?;
     forged[at + 12] ^= 0x01; // one byte of one event name
-    s3.put_object().bucket(BUCKET).key(&tampered.key).body(gzip(&forged).into()).send().await?;
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(&tampered.key)
+        .body(gzip(&forged).into())
+        .send()
+        .await?;
     let keys_file = workdir.path().join("public-keys.json");
-    let entries: Vec<Value> =
-        chain.keys.iter().map(|k| k.list_public_keys_entry(start - 86_400, now + 86_400)).collect();
+    let entries: Vec<Value> = chain
+        .keys
+        .iter()
+        .map(|k| k.list_public_keys_entry(start - 86_400, now + 86_400))
+        .collect();
     std::fs::write(&keys_file, json!({ "PublicKeyList": entries }).to_string())?;
     println!(
         "delivered a signed chain of {} digests over {} log files; tampered after signing: {}\n",
@@ -135,15 +178,24 @@ async fn run() -> anyhow::Result<()> {
 
     for key in &log_keys {
         let event = events::eventbridge_object_created(BUCKET, key);
-        forwarder.invoke(&event).map_err(anyhow::Error::msg).context("forwarder")?;
-        alerter.invoke(&event).map_err(anyhow::Error::msg).context("alerter")?;
+        forwarder
+            .invoke(&event)
+            .map_err(anyhow::Error::msg)
+            .context("forwarder")?;
+        alerter
+            .invoke(&event)
+            .map_err(anyhow::Error::msg)
+            .context("alerter")?;
     }
     for digest in &chain.digests {
         let event = events::eventbridge_object_created(BUCKET, &digest.key);
-        verifier.invoke(&event).map_err(anyhow::Error::msg).context("digest-verifier")?;
+        verifier
+            .invoke(&event)
+            .map_err(anyhow::Error::msg)
+            .context("digest-verifier")?;
     }
 
-    report_forwarded(&logs).await?;
+    report_forwarded(&logs, &forwarder.stdout_so_far()).await?;
     report_alerts(&moto)?;
     report_verdicts(&verifier.stdout_so_far());
     drop((forwarder, alerter, verifier, moto));
@@ -151,30 +203,47 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn report_forwarded(logs: &aws_sdk_cloudwatchlogs::Client) -> anyhow::Result<()> {
+/// Per log stream: what the forwarder's EMF lines say it forwarded, and what CloudWatch Logs holds.
+async fn report_forwarded(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    forwarder_stdout: &str,
+) -> anyhow::Result<()> {
     println!("== forwarder: records in CloudWatch Logs group {LOG_GROUP}");
-    let streams = logs.describe_log_streams().log_group_name(LOG_GROUP).send().await?;
-    for s in streams.log_streams() {
-        let name = s.log_stream_name().unwrap_or_default();
-        let mut count = 0;
+    let mut per_stream: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for line in forwarder_stdout.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if let Some(stream) = v["logStream"].as_str() {
+            let e = per_stream.entry(stream.to_owned()).or_default();
+            e.0 += v["RecordsIn"].as_u64().unwrap_or(0);
+            e.1 += v["RecordsForwarded"].as_u64().unwrap_or(0);
+            e.2 += v["RecordsRejected"].as_u64().unwrap_or(0)
+                + v["RecordsFiltered"].as_u64().unwrap_or(0);
+        }
+    }
+    for (stream, (records_in, forwarded, not_sent)) in &per_stream {
+        let mut stored = 0;
         let mut token: Option<String> = None;
         loop {
             let page = logs
                 .get_log_events()
                 .log_group_name(LOG_GROUP)
-                .log_stream_name(name)
+                .log_stream_name(stream)
                 .start_from_head(true)
                 .set_next_token(token.clone())
                 .send()
                 .await?;
-            count += page.events().len();
+            stored += page.events().len();
             let next = page.next_forward_token().map(str::to_owned);
             if page.events().is_empty() || next == token {
                 break;
             }
             token = next;
         }
-        println!("  {name}: {count} records");
+        println!(
+            "  {stream}: {forwarded} forwarded of {records_in} records in ({not_sent} filtered or rejected); {stored} events stored"
+        );
     }
     Ok(())
 }
@@ -184,7 +253,8 @@ fn report_alerts(moto: &Moto) -> anyhow::Result<()> {
     println!("\n== alerts published to SNS ({})", sent.len());
     for n in &sent {
         // What an e-mail subscriber reads: the `email` text of the JSON message structure.
-        let structured: Value = serde_json::from_str(&n.message).context("MessageStructure json")?;
+        let structured: Value =
+            serde_json::from_str(&n.message).context("MessageStructure json")?;
         let text = structured["email"].as_str().unwrap_or(&n.message);
         println!("  {}", n.subject);
         for line in text.lines().filter(|l| !l.trim().is_empty()).take(4) {
@@ -197,12 +267,17 @@ fn report_alerts(moto: &Moto) -> anyhow::Result<()> {
 fn report_verdicts(verifier_stdout: &str) {
     println!("\n== digest verdicts");
     for line in verifier_stdout.lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
         let f = &v["fields"];
         if let Some(verdict) = f["verdict"].as_str() {
             let object = f["object"].as_str().unwrap_or_default();
             let name = object.rsplit('/').next().unwrap_or(object);
-            println!("  {verdict:<4} {name} {}", f["codes"].as_str().unwrap_or(""));
+            println!(
+                "  {verdict:<4} {name} {}",
+                f["codes"].as_str().unwrap_or("")
+            );
         }
     }
 }
