@@ -309,3 +309,29 @@ fn object_metadata_is_what_the_store_returned() {
     );
     assert_eq!(o.metadata.get("signature").map(String::len), Some(512));
 }
+
+#[test]
+fn a_trail_that_stopped_next_to_an_active_one_is_a_stale_head() {
+    let c = chain();
+    let mut store = c.store();
+    // A second trail delivering to the same prefix, whose last digest ends 3 h before the end.
+    let stopped = TestChain::build(
+        TrailLayout { trail_name: "stopped_trail".into(), ..TrailLayout::default() },
+        c.keys[0].clone(),
+        &ChainOptions {
+            start: ChainOptions::default().start + 1800,
+            logs_per_digest: vec![1, 1, 1],
+            ..ChainOptions::default()
+        },
+    );
+    stopped.add_to(&mut store);
+    let mut request = c.default_request();
+    request.trail_name = None;
+    let report = block_on(verify_range(&store, &c.key_source(), &request)).unwrap();
+    assert_eq!(report.codes(), vec![FindingCode::ChainHeadStale], "{:#?}", report.findings);
+    assert!(report.findings[0].object.contains("stopped_trail"));
+    assert_eq!(report.digests_checked, 9);
+    // Only the requested trail: PASS.
+    let report = block_on(verify_range(&store, &c.key_source(), &c.default_request())).unwrap();
+    assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.findings);
+}

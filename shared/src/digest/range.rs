@@ -255,8 +255,12 @@ async fn chain_findings<S: DigestStore>(
         match &doc.previous {
             None => {
                 // The oldest digest of the range may simply be where the chain begins.
+                let trail = trail_of(&check.target.key);
                 let older_exists = checks.iter().any(|(t, c)| {
-                    t < time && c.target.backfill == check.target.backfill && c.exists
+                    t < time
+                        && c.target.backfill == check.target.backfill
+                        && c.exists
+                        && trail_of(&c.target.key) == trail
                 });
                 if older_exists {
                     findings.push(restart_finding(&uri, doc));
@@ -287,37 +291,61 @@ async fn chain_findings<S: DigestStore>(
     Ok(findings)
 }
 
-/// The newest authentic digest must end close to the end of the range; no digest at all is
-/// never a success.
+/// The trail name in a digest key (digests of several trails can share a prefix).
+fn trail_of(key: &str) -> Option<String> {
+    match classify(key) {
+        ObjectKind::Digest(d) => Some(d.trail_name),
+        _ => None,
+    }
+}
+
+/// The newest authentic digest of each trail must end close to the end of the range (a trail
+/// that stopped delivering next to one that did not is still noticed); no digest at all is never
+/// a success.
 fn head_findings(request: &RangeRequest, checks: &[(i64, DigestCheck)]) -> Vec<Finding> {
-    let newest = checks
+    let mut newest: HashMap<Option<String>, (i64, &DigestCheck)> = HashMap::new();
+    for (_, c) in checks
         .iter()
         .filter(|(_, c)| c.authentic && !c.target.backfill)
-        .filter_map(|(_, c)| c.document.as_ref().map(|d| (d.end, c)))
-        .max_by_key(|(end, _)| *end);
-    match newest {
-        Some((end, check)) if end + HEAD_STALE_AFTER_SECS < request.end => vec![Finding::new(
-            FindingCode::ChainHeadStale,
-            check.target.uri(),
-            format!(
-                "the newest digest ends at {}, {} min before the end of the range {}: later digests are missing or delivery stopped",
-                format_time(end),
-                (request.end - end) / 60,
-                format_time(request.end)
-            ),
-        )],
-        Some(_) => Vec::new(),
-        None if checks.iter().all(|(_, c)| !c.exists) => vec![Finding::new(
-            FindingCode::DigestMissing,
-            s3_uri(&request.bucket, &request.base("CloudTrail-Digest")),
-            format!(
-                "no digest files between {} and {}",
-                format_time(request.start),
-                format_time(request.end)
-            ),
-        )],
-        None => Vec::new(),
+    {
+        let Some(end) = c.document.as_ref().map(|d| d.end) else {
+            continue;
+        };
+        let entry = newest.entry(trail_of(&c.target.key)).or_insert((end, c));
+        if end > entry.0 {
+            *entry = (end, c);
+        }
     }
+    if newest.is_empty() {
+        if checks.iter().all(|(_, c)| !c.exists) {
+            return vec![Finding::new(
+                FindingCode::DigestMissing,
+                s3_uri(&request.bucket, &request.base("CloudTrail-Digest")),
+                format!(
+                    "no digest files between {} and {}",
+                    format_time(request.start),
+                    format_time(request.end)
+                ),
+            )];
+        }
+        return Vec::new();
+    }
+    newest
+        .into_values()
+        .filter(|(end, _)| end + HEAD_STALE_AFTER_SECS < request.end)
+        .map(|(end, check)| {
+            Finding::new(
+                FindingCode::ChainHeadStale,
+                check.target.uri(),
+                format!(
+                    "the newest digest ends at {}, {} min before the end of the range {}: later digests are missing or delivery stopped",
+                    format_time(end),
+                    (request.end - end) / 60,
+                    format_time(request.end)
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Log files of the account/region inside the digests' window (shrunk by the grace period at
