@@ -5,6 +5,10 @@
 //! cargo build --release -p trailwatch-cli
 //! cargo run --release -p trailwatch-e2e --example digest_bench -- [--digests 24] [--logs 40]
 //!     [--log-bytes 1000000] [--concurrency 16,4,1] [--trailwatch target/release/trailwatch]
+//!     [--awscli]
+//!
+//! `--awscli` also times `aws cloudtrail validate-logs` (awscli v1) over the same chain; moto then
+//! runs with a `ListPublicKeys` stub (moto does not implement that call).
 
 use std::process::Command;
 use std::time::Instant;
@@ -61,7 +65,27 @@ async fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    let moto = Moto::start();
+    let keys = tempfile::NamedTempFile::new()?;
+    let entries: Vec<_> = chain
+        .keys
+        .iter()
+        .map(|k| k.list_public_keys_entry(1_770_000_000, 1_790_000_000))
+        .collect();
+    std::fs::write(
+        keys.path(),
+        serde_json::json!({ "PublicKeyList": entries }).to_string(),
+    )?;
+    let with_awscli = std::env::args().any(|a| a == "--awscli");
+    let stub_keys = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        stub_keys.path(),
+        serde_json::Value::Array(entries).to_string(),
+    )?;
+    let moto = if with_awscli {
+        start_moto_with_key_stub(stub_keys.path())?
+    } else {
+        Server::Harness(Moto::start())
+    };
     let s3 = moto.s3().await;
     s3.create_bucket()
         .bucket(&chain.layout.bucket)
@@ -134,5 +158,134 @@ async fn main() -> anyhow::Result<()> {
             stored as f64 / 1e6 / wall
         );
     }
+    if with_awscli {
+        let layout = &chain.layout;
+        let t = Instant::now();
+        let out = Command::new("aws")
+            .envs(moto.env())
+            .args(["cloudtrail", "validate-logs", "--region", &layout.region])
+            .arg("--trail-arn")
+            .arg(format!(
+                "arn:aws:cloudtrail:{}:{}:trail/{}",
+                layout.home_region, layout.account, layout.trail_name
+            ))
+            .args([
+                "--s3-bucket",
+                &layout.bucket,
+                "--account-id",
+                &layout.account,
+            ])
+            .args([
+                "--start-time",
+                &iso(request.start),
+                "--end-time",
+                &iso(request.end),
+            ])
+            .output()?;
+        let wall = t.elapsed().as_secs_f64();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let summary: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("files valid") || l.contains("INVALID"))
+            .collect();
+        println!(
+            "aws cloudtrail validate-logs (awscli v1, sequential): rc {:?} {summary:?} in {wall:.2} s = {:.0} MB/s uncompressed, {:.1} MB/s stored",
+            out.status.code(),
+            uncompressed as f64 / 1e6 / wall,
+            stored as f64 / 1e6 / wall
+        );
+        if !out.status.success() {
+            println!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
     Ok(())
+}
+
+/// The local AWS: the harness's moto, or moto with a `ListPublicKeys` stub for awscli.
+enum Server {
+    Harness(Moto),
+    Stub {
+        child: std::process::Child,
+        port: u16,
+        _launcher: tempfile::NamedTempFile,
+    },
+}
+
+impl Server {
+    fn endpoint(&self) -> String {
+        match self {
+            Server::Harness(m) => m.endpoint(),
+            Server::Stub { port, .. } => format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    }
+
+    async fn s3(&self) -> aws_sdk_s3::Client {
+        let cfg = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::from_static("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "bench",
+            ))
+            .load()
+            .await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&cfg)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Server::Stub { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// moto_server with a `ListPublicKeys` stub serving `keys` (a JSON list of PublicKey entries).
+fn start_moto_with_key_stub(keys: &std::path::Path) -> anyhow::Result<Server> {
+    let launcher = tempfile::Builder::new().suffix(".py").tempfile()?;
+    std::fs::write(
+        launcher.path(),
+        r#"import json, os, sys
+from moto.cloudtrail.responses import CloudTrailResponse
+def list_public_keys(self):
+    return json.dumps({"PublicKeyList": json.load(open(os.environ["MOTO_CT_KEYS_FILE"]))})
+CloudTrailResponse.list_public_keys = list_public_keys
+from moto.server import main
+sys.exit(main(sys.argv[1:]))
+"#,
+    )?;
+    let moto_server =
+        trailwatch_e2e::require_tool("moto_server", "pip install 'moto[server]==5.2.1'");
+    let python = moto_server.with_file_name("python3");
+    let port = trailwatch_e2e::free_port();
+    let child = Command::new(python)
+        .arg(launcher.path())
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_CT_KEYS_FILE", keys)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let server = Server::Stub {
+        child,
+        port,
+        _launcher: launcher,
+    };
+    trailwatch_e2e::wait_for_port(port, std::time::Duration::from_secs(30), "moto (stubbed)");
+    Ok(server)
 }
