@@ -25,6 +25,9 @@ impl S3DigestStore {
     }
 }
 
+/// Largest object read whole (digests only; logs are streamed).
+pub const MAX_WHOLE_OBJECT_BYTES: usize = 64 << 20;
+
 /// A GetObject failure. `NoSuchBucket` is a 404 too, but a missing bucket is a configuration
 /// problem, never evidence that an object was deleted.
 fn get_error(bucket: &str, key: &str, e: &SdkError<GetObjectError, HttpResponse>) -> StoreError {
@@ -69,13 +72,20 @@ impl DigestStore for S3DigestStore {
                 .await
                 .map_err(|e| get_error(&bucket, &key, &e))?;
             let metadata = lowercase_keys(out.metadata.clone().unwrap_or_default());
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| StoreError::Infrastructure(format!("reading the body failed: {e}")))?
-                .into_bytes()
-                .to_vec();
+            // A digest is KBs; an object planted at a digest key must not exhaust memory. Past
+            // the cap the bytes are cut, which the verifier reports as a malformed digest.
+            let mut body = out.body;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| {
+                    StoreError::Infrastructure(format!("reading the body failed: {e}"))
+                })?;
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > MAX_WHOLE_OBJECT_BYTES {
+                    bytes.truncate(MAX_WHOLE_OBJECT_BYTES);
+                    break;
+                }
+            }
             Ok(StoredObject { bytes, metadata })
         }
     }
