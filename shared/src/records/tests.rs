@@ -393,3 +393,56 @@ fn counts_bytes_on_both_sides() {
     assert_eq!(reader.decompressed_bytes(), file.len() as u64);
     assert_eq!(reader.input_bytes(), gz.len() as u64);
 }
+
+/// Produces `{"Records":[R1,R2,R1,…]}` with `count` records without holding it.
+struct Generated {
+    pending: Vec<u8>,
+    left: usize,
+    finished: bool,
+}
+
+impl Read for Generated {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pending.is_empty() && !self.finished {
+            match self.left {
+                0 => {
+                    self.pending.extend_from_slice(b"]}");
+                    self.finished = true;
+                }
+                n => {
+                    let record = if n % 2 == 0 { R1 } else { R2 };
+                    self.pending.extend_from_slice(record.as_bytes());
+                    self.pending.push(if n == 1 { b'\n' } else { b',' });
+                }
+            }
+            self.left = self.left.saturating_sub(1);
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn memory_does_not_grow_with_the_file() {
+    let count = 300_000; // ~25 MB
+    let source = Generated {
+        pending: b"{\"Records\":[".to_vec(),
+        left: count,
+        finished: false,
+    };
+    let mut reader = RecordReader::new(source, ReaderLimits::default());
+    let mut n = 0;
+    while let Some(record) = reader.next_record().unwrap() {
+        assert_eq!(record.json, if n % 2 == 0 { R1 } else { R2 });
+        n += 1;
+    }
+    assert_eq!(n, count);
+    assert!(reader.decompressed_bytes() > 20_000_000);
+    assert_eq!(
+        reader.buf.len(),
+        INITIAL_BUFFER,
+        "the buffer grew beyond its initial size"
+    );
+}
