@@ -19,7 +19,7 @@ use crate::corpus::{Corpus, NOW_MS};
 /// The same chunk size the record reader asks the decoder for.
 const CHUNK: usize = 64 * 1024;
 
-pub const BACKEND: &str = "zlib-rs (flate2 feature `zlib-rs`)";
+pub const BACKEND: &str = "zlib-rs (flate2 features `zlib-rs`, `runtime_detection`)";
 
 #[derive(Debug, Clone, Copy)]
 pub enum Path {
