@@ -446,3 +446,20 @@ fn memory_does_not_grow_with_the_file() {
         "the buffer grew beyond its initial size"
     );
 }
+
+#[test]
+fn other_top_level_values_are_skipped_without_being_held() {
+    let limits = ReaderLimits {
+        max_record_bytes: 1000,
+        ..ReaderLimits::default()
+    };
+    let big_string = "x\\\"".repeat(1 << 20);
+    let big_object = format!(r#"{{"a":[{}]}}"#, r#"{"k":"v"},"#.repeat(300_000) + "1");
+    let file = format!(
+        r#"{{"s":"{big_string}","o":{big_object},"Records":[{R1}],"n":12345678901234567890}}"#
+    );
+    let mut reader = RecordReader::new(file.as_bytes(), limits);
+    assert_eq!(reader.next_record().unwrap().unwrap().json, R1);
+    assert!(reader.next_record().unwrap().is_none());
+    assert_eq!(reader.buf.len(), INITIAL_BUFFER);
+}
