@@ -27,6 +27,7 @@ pub enum Path {
     Records,
     Forwarder,
     Alerter,
+    AlerterOverlapped,
     Digest,
 }
 
@@ -72,11 +73,12 @@ impl Outcome {
 }
 
 impl Path {
-    pub const ALL: [Path; 5] = [
+    pub const ALL: [Path; 6] = [
         Path::Decompress,
         Path::Records,
         Path::Forwarder,
         Path::Alerter,
+        Path::AlerterOverlapped,
         Path::Digest,
     ];
 
@@ -86,6 +88,7 @@ impl Path {
             Path::Records => "records split (RecordReader)",
             Path::Forwarder => "forwarder path (forward_file -> CountingSink)",
             Path::Alerter => "alerter path (security-hub rules)",
+            Path::AlerterOverlapped => "alerter path, inflate on a 2nd thread (as deployed)",
             Path::Digest => "digest hashing (gunzip + SHA-256)",
         }
     }
@@ -102,6 +105,12 @@ impl Path {
                 Path::Decompress => decompress(&file.gzip[..])?,
                 Path::Records => split(&file.gzip[..])?,
                 Path::Alerter => alert(&file.gzip[..], rules)?,
+                Path::AlerterOverlapped => alert(
+                    trailwatch_shared::records::overlap_inflate(std::io::Cursor::new(
+                        file.gzip.clone(),
+                    )),
+                    rules,
+                )?,
                 Path::Digest => hash(&file.gzip[..])?,
                 Path::Forwarder => unreachable!("handled above"),
             };
@@ -109,7 +118,7 @@ impl Path {
             total.records += one.records;
             matches += one.matches.unwrap_or(0);
         }
-        if let Path::Alerter = self {
+        if let Path::Alerter | Path::AlerterOverlapped = self {
             total.matches = Some(matches);
         }
         Ok(total)

@@ -141,7 +141,7 @@ fn scan_local(
         return Ok(());
     }
     let scan = scan_log_file(
-        open()?,
+        trailwatch_shared::records::overlap_inflate(open()?),
         rules,
         usize::from(args.max_events),
         ReaderLimits::default(),
@@ -218,7 +218,7 @@ async fn scan_s3_prefix(
             let body = trailwatch_lambda_common::s3_read::open_object(&s3, &object)
                 .await
                 .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-            let reader = body.into_blocking_reader();
+            let reader = trailwatch_shared::records::overlap_inflate(body.into_blocking_reader());
             totals.files += 1;
             let (messages, records, read_error) = if location.1 {
                 let scan = tokio::task::block_in_place(|| {

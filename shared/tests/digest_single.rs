@@ -316,7 +316,10 @@ fn a_trail_that_stopped_next_to_an_active_one_is_a_stale_head() {
     let mut store = c.store();
     // A second trail delivering to the same prefix, whose last digest ends 3 h before the end.
     let stopped = TestChain::build(
-        TrailLayout { trail_name: "stopped_trail".into(), ..TrailLayout::default() },
+        TrailLayout {
+            trail_name: "stopped_trail".into(),
+            ..TrailLayout::default()
+        },
         c.keys[0].clone(),
         &ChainOptions {
             start: ChainOptions::default().start + 1800,
@@ -328,7 +331,12 @@ fn a_trail_that_stopped_next_to_an_active_one_is_a_stale_head() {
     let mut request = c.default_request();
     request.trail_name = None;
     let report = block_on(verify_range(&store, &c.key_source(), &request)).unwrap();
-    assert_eq!(report.codes(), vec![FindingCode::ChainHeadStale], "{:#?}", report.findings);
+    assert_eq!(
+        report.codes(),
+        vec![FindingCode::ChainHeadStale],
+        "{:#?}",
+        report.findings
+    );
     assert!(report.findings[0].object.contains("stopped_trail"));
     assert_eq!(report.digests_checked, 9);
     // Only the requested trail: PASS.

@@ -141,7 +141,10 @@ impl<P: AlertPublisher> Alerter<P> {
         uri: &str,
     ) -> Result<ObjectOutcome, ObjectError> {
         let file = file_context(object, location);
-        let reader = open_object(&self.s3, object).await?.into_blocking_reader();
+        // Inflating on a second thread overlaps decompression with rule evaluation.
+        let reader = trailwatch_shared::records::overlap_inflate(
+            open_object(&self.s3, object).await?.into_blocking_reader(),
+        );
         let rules = self.rules.clone();
         let (max_events, limits) = (self.config.max_events_per_alert, self.limits);
         let scan =

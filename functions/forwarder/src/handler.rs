@@ -115,7 +115,9 @@ impl<S: LogSink> Forwarder<S> {
             fallback_time_ms,
             now_ms: now_ms(),
         };
-        Ok(forward_file(self.sink.clone(), body.into_blocking_reader(), job).await?)
+        // Inflating on a second thread overlaps decompression with splitting and batching.
+        let input = trailwatch_shared::records::overlap_inflate(body.into_blocking_reader());
+        Ok(forward_file(self.sink.clone(), input, job).await?)
     }
 }
 

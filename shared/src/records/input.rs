@@ -89,7 +89,7 @@ impl<R: Read> Input<R> {
             let result = match self {
                 Input::Undetected(tracked) => {
                     let tracked = tracked.take().expect("detection runs once");
-                    *self = detect(tracked).map_err(InputError::Io)?;
+                    *self = detect(tracked).map_err(from_source)?;
                     continue;
                 }
                 Input::Gzip(decoder) => decoder.read(buf),
@@ -106,8 +106,27 @@ impl<R: Read> Input<R> {
     fn classify(&self, e: io::Error) -> InputError {
         match self {
             Input::Gzip(d) if !d.get_ref().get_ref().get_ref().1.failed => InputError::Gzip(e),
-            _ => InputError::Io(e),
+            _ => from_source(e),
         }
+    }
+}
+
+/// An error of the caller's reader; a [`super::background::BackgroundFault`] keeps the
+/// classification its decompression thread made.
+fn from_source(e: io::Error) -> InputError {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<super::background::BackgroundFault>())
+    {
+        Some(fault) => {
+            let inner = io::Error::new(fault.error.kind(), fault.error.to_string());
+            if fault.gzip {
+                InputError::Gzip(inner)
+            } else {
+                InputError::Io(inner)
+            }
+        }
+        None => InputError::Io(e),
     }
 }
 

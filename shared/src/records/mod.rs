@@ -11,6 +11,7 @@
 //! arrays (losing events is worse than reading a strange file); several JSON documents one after
 //! the other (e.g. `cat a.json.gz b.json.gz`) are read in turn, each must have `Records`.
 
+mod background;
 mod event_time;
 mod input;
 #[cfg(test)]
@@ -22,6 +23,9 @@ mod values;
 
 use std::io::Read;
 
+pub use background::{
+    BackgroundInflate, background_inflate_pays, inflate_in_background, overlap_inflate,
+};
 pub use event_time::parse_event_time;
 pub use input::Encoding;
 use input::Input;

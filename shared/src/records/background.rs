@@ -1,0 +1,232 @@
+//! Decompression on a second thread, so that inflating the next chunk overlaps splitting and
+//! evaluating the current one (issue #7: with 2 vCPUs the pipeline approaches gunzip alone).
+//!
+//! The producer thread runs the same [`Input`] as the reader (magic-byte detection, concatenated
+//! members, error classification) and hands over decompressed chunks through a bounded channel:
+//! memory stays at a few chunks, and a consumer that stops early ends the thread.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use super::input::{Input, InputError};
+
+/// Decompressed bytes per hand-over.
+const CHUNK: usize = 256 * 1024;
+/// Chunks in flight: decompression runs at most this far ahead.
+const DEPTH: usize = 4;
+
+/// A failure of the producer, carried through `io::Error` so the reader can classify it.
+#[derive(Debug)]
+pub(super) struct BackgroundFault {
+    /// The gzip stream was corrupt (as opposed to the source failing).
+    pub gzip: bool,
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for BackgroundFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for BackgroundFault {}
+
+/// A `Read` of the decompressed bytes of `input`, inflated on a background thread.
+pub struct BackgroundInflate {
+    rx: Receiver<Result<Vec<u8>, BackgroundFault>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+/// Starts decompressing `input` (gzip or plain, detected by magic bytes) on its own thread.
+/// Give the result to [`super::RecordReader::new`]; errors keep their gzip/source distinction.
+pub fn inflate_in_background<R: Read + Send + 'static>(input: R) -> io::Result<BackgroundInflate> {
+    let (tx, rx) = sync_channel(DEPTH);
+    std::thread::Builder::new()
+        .name("trailwatch-inflate".into())
+        .spawn(move || produce(Input::new(input), tx))?;
+    Ok(BackgroundInflate {
+        rx,
+        chunk: Vec::new(),
+        pos: 0,
+        done: false,
+    })
+}
+
+/// Whether a second core is there to make [`inflate_in_background`] worthwhile.
+pub fn background_inflate_pays() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
+/// `input` inflated on a second thread when a second core is there (and the thread starts),
+/// else `input` itself: hand the result to [`super::RecordReader::new`] either way.
+pub fn overlap_inflate<R: Read + Send + 'static>(input: R) -> Box<dyn Read + Send> {
+    if !background_inflate_pays() {
+        return Box::new(input);
+    }
+    let (tx, rx) = sync_channel(DEPTH);
+    let mut input = Some(input);
+    let spawned = std::thread::Builder::new()
+        .name("trailwatch-inflate".into())
+        .spawn({
+            let input = input.take().expect("present");
+            move || produce(Input::new(input), tx)
+        });
+    match spawned {
+        Ok(_) => Box::new(BackgroundInflate {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+            done: false,
+        }),
+        // Cannot happen without the thread having been built; the input moved into it.
+        Err(e) => Box::new(FailedStart(Some(e))),
+    }
+}
+
+/// The thread could not be started: report it as a read error.
+struct FailedStart(Option<io::Error>);
+
+impl Read for FailedStart {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("inflate thread not started")))
+    }
+}
+
+fn produce<R: Read>(mut input: Input<R>, tx: SyncSender<Result<Vec<u8>, BackgroundFault>>) {
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let mut filled = 0;
+        // Fill the chunk (fewer, larger hand-overs), or stop at the end of the input.
+        let outcome = loop {
+            match input.read(&mut chunk[filled..]) {
+                Ok(0) => break Ok(true),
+                Ok(n) => {
+                    filled += n;
+                    if filled == chunk.len() {
+                        break Ok(false);
+                    }
+                }
+                Err(InputError::Gzip(error)) => break Err(BackgroundFault { gzip: true, error }),
+                Err(InputError::Io(error)) => break Err(BackgroundFault { gzip: false, error }),
+            }
+        };
+        if filled > 0 {
+            chunk.truncate(filled);
+            if tx.send(Ok(chunk)).is_err() {
+                return; // the reader is gone
+            }
+        }
+        match outcome {
+            Ok(false) => continue,
+            Ok(true) => return, // dropping tx is the end of input
+            Err(fault) => {
+                let _ = tx.send(Err(fault));
+                return;
+            }
+        }
+    }
+}
+
+impl Read for BackgroundInflate {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(fault)) => {
+                    self.done = true;
+                    return Err(io::Error::other(fault));
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{ReaderLimits, RecordReader, RecordsError};
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn file(records: usize) -> Vec<u8> {
+        let body: Vec<String> = (0..records)
+            .map(|i| {
+                format!(
+                    r#"{{"eventTime":"2024-01-01T00:00:00Z","eventName":"E{i}","pad":"{}"}}"#,
+                    "x".repeat(i % 500)
+                )
+            })
+            .collect();
+        format!(r#"{{"Records":[{}]}}"#, body.join(",")).into_bytes()
+    }
+
+    fn read_all<R: Read>(r: R) -> Result<Vec<String>, RecordsError> {
+        let mut reader = RecordReader::new(r, ReaderLimits::default());
+        let mut out = Vec::new();
+        while let Some(rec) = reader.next_record()? {
+            out.push(rec.json.to_owned());
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn gives_the_same_records_as_the_direct_reader() {
+        let plain = file(5_000); // several chunks
+        let gz = gzip(&plain);
+        let direct = read_all(&gz[..]).unwrap();
+        let background =
+            read_all(inflate_in_background(std::io::Cursor::new(gz)).unwrap()).unwrap();
+        assert_eq!(direct.len(), 5_000);
+        assert_eq!(direct, background);
+        let plain_bg =
+            read_all(inflate_in_background(std::io::Cursor::new(plain)).unwrap()).unwrap();
+        assert_eq!(direct, plain_bg);
+    }
+
+    #[test]
+    fn a_truncated_gzip_is_still_a_gzip_error() {
+        let mut gz = gzip(&file(2_000));
+        gz.truncate(gz.len() / 2);
+        let err = read_all(inflate_in_background(std::io::Cursor::new(gz)).unwrap()).unwrap_err();
+        assert!(matches!(err, RecordsError::Gzip(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_failing_source_is_an_io_error() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "network down",
+                ))
+            }
+        }
+        let err = read_all(inflate_in_background(Broken).unwrap()).unwrap_err();
+        assert!(matches!(err, RecordsError::Io(_)), "{err:?}");
+    }
+}
