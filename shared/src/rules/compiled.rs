@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use super::RuleDef;
-use crate::pattern::json::needles::required_needles;
 use crate::pattern::json::projection::{Bits, LiteralMap, exact_text};
 use crate::pattern::json::{Expr, Projection, Step};
 use crate::pattern::{FilterPattern, PatternError};
@@ -54,81 +53,6 @@ pub struct CompiledRules {
     evals: Vec<Eval>,
     projection: Projection,
     index: Index,
-    prefilter: Prefilter,
-}
-
-/// Byte strings of which a record must contain one for a rule to be able to match. One
-/// Aho-Corasick pass over the raw record tells which rules survive; when none of the JSON rules
-/// does (most records), the projection scan is skipped entirely.
-#[derive(Debug)]
-struct Prefilter {
-    automaton: Option<aho_corasick::AhoCorasick>,
-    /// Rules each needle lets through.
-    rules_of_needle: Vec<Vec<u32>>,
-    /// JSON rules with no needle: never filtered out.
-    unfiltered: Vec<u32>,
-}
-
-impl Prefilter {
-    fn build(patterns: &[FilterPattern]) -> Prefilter {
-        let mut needles: Vec<String> = Vec::new();
-        let mut rules_of_needle: Vec<Vec<u32>> = Vec::new();
-        let mut unfiltered = Vec::new();
-        for (i, p) in patterns.iter().enumerate() {
-            let Some(j) = p.json() else { continue };
-            match required_needles(&j.expr, &j.atoms) {
-                Some(n) => {
-                    for s in n.strings {
-                        let at = match needles.iter().position(|x| *x == s) {
-                            Some(at) => at,
-                            None => {
-                                needles.push(s);
-                                rules_of_needle.push(Vec::new());
-                                needles.len() - 1
-                            }
-                        };
-                        rules_of_needle[at].push(i as u32);
-                    }
-                }
-                None => unfiltered.push(i as u32),
-            }
-        }
-        let automaton = if needles.is_empty() {
-            None
-        } else {
-            aho_corasick::AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::Standard)
-                .build(&needles)
-                .ok()
-        };
-        if automaton.is_none() {
-            // Without an automaton nothing may be filtered out.
-            unfiltered.extend(rules_of_needle.iter().flatten().copied());
-            rules_of_needle.clear();
-        }
-        Prefilter {
-            automaton,
-            rules_of_needle,
-            unfiltered,
-        }
-    }
-
-    /// Marks in `passed` the JSON rules the record's text does not exclude; returns whether any.
-    fn run(&self, text: &str, passed: &mut Bits) -> bool {
-        let mut any = !self.unfiltered.is_empty();
-        for &r in &self.unfiltered {
-            passed.set(r as usize);
-        }
-        if let Some(ac) = &self.automaton {
-            for m in ac.find_overlapping_iter(text) {
-                for &r in &self.rules_of_needle[m.pattern().as_usize()] {
-                    passed.set(r as usize);
-                    any = true;
-                }
-            }
-        }
-        any
-    }
 }
 
 impl CompiledRules {
@@ -212,14 +136,12 @@ impl CompiledRules {
             list.sort_unstable();
             list.dedup();
         }
-        let prefilter = Prefilter::build(&patterns);
         Ok(CompiledRules {
             rules,
             patterns,
             evals,
             projection,
             index,
-            prefilter,
         })
     }
 
@@ -249,16 +171,6 @@ impl CompiledRules {
     pub fn evaluate(&self, record_json: &str, matched: &mut Vec<usize>) {
         matched.clear();
         let n = self.rules.len();
-        let mut passed = Bits::new(n);
-        if !self.prefilter.run(record_json, &mut passed) {
-            // No JSON rule can match this record: only the text rules remain.
-            for (i, eval) in self.evals.iter().enumerate() {
-                if matches!(eval, Eval::Text) && self.patterns[i].matches(record_json) {
-                    matched.push(i);
-                }
-            }
-            return;
-        }
         let mut candidates = Bits::new(n);
         for &r in &self.index.always {
             candidates.set(r as usize);
@@ -287,7 +199,6 @@ impl CompiledRules {
                 Eval::Json { expr, atom_base } => {
                     is_json
                         && candidates.get(i)
-                        && passed.get(i)
                         && expr.eval(&|a| self.projection.holds(&state, atom_base + a))
                 }
             };

@@ -1,7 +1,6 @@
 //! JSON patterns (`{ … }`): parse into atoms over selectors, evaluate on a projection.
 
 mod ast;
-pub(crate) mod needles;
 mod parse;
 pub(crate) mod projection;
 mod scan;
