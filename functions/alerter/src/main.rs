@@ -8,8 +8,6 @@ use alerter::handler::Alerter;
 use alerter::publish::SnsPublisher;
 use alerter::rules_config::{load_rules, parse_custom_rules};
 use anyhow::Context as _;
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 use trailwatch_shared::records::ReaderLimits;
 
@@ -46,15 +44,9 @@ async fn main() -> anyhow::Result<()> {
         limits: ReaderLimits::default(),
         config,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let state = state.clone();
-        async move {
-            state
-                .handle(event.payload)
-                .await
-                .map_err(lambda_runtime::Error::from)
-        }
-    }))
+    trailwatch_lambda_common::runtime::serve(state, |state, payload| async move {
+        state.handle(payload).await
+    })
     .await
     .map_err(|e| anyhow::anyhow!(e))
 }

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod intake;
 pub mod logging;
+pub mod runtime;
 pub mod s3_read;
 pub mod sdk;
 pub mod sns;

@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use forwarder::sink::CloudWatchSink;
 use forwarder::{Forwarder, ForwarderConfig};
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 
 #[tokio::main]
@@ -20,15 +18,9 @@ async fn main() -> anyhow::Result<()> {
         s3: s3_client(&sdk),
         config,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let state = state.clone();
-        async move {
-            state
-                .handle(event.payload)
-                .await
-                .map_err(lambda_runtime::Error::from)
-        }
-    }))
+    trailwatch_lambda_common::runtime::serve(state, |state, payload| async move {
+        state.handle(payload).await
+    })
     .await
     .map_err(|e| anyhow::anyhow!(e))
 }
