@@ -28,7 +28,9 @@ pub fn plan_log_checks<'a>(
 ) -> (Vec<LogCheck>, Vec<Finding>) {
     let mut checks = Vec::new();
     let mut findings = Vec::new();
-    let mut seen: HashMap<(String, String), (String, Vec<String>)> = HashMap::new();
+    // Keyed by chain class too: a backfill digest re-covers a period whose normal digests may
+    // exist, so listing the same logs again is expected there, not a duplicate.
+    let mut seen: HashMap<(bool, String, String), (String, Vec<String>)> = HashMap::new();
     for digest in digests {
         let (true, Some(doc)) = (digest.authentic, digest.document.as_ref()) else {
             continue;
@@ -47,7 +49,11 @@ pub fn plan_log_checks<'a>(
                 ));
                 continue;
             }
-            let id = (entry.bucket.clone(), entry.object.clone());
+            let id = (
+                digest.target.backfill,
+                entry.bucket.clone(),
+                entry.object.clone(),
+            );
             if let Some((first_digest, hashes)) = seen.get_mut(&id) {
                 let detail = if *first_digest == digest_uri {
                     format!("listed more than once by {digest_uri}")

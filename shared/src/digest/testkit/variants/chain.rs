@@ -215,8 +215,17 @@ pub(super) const VARIANTS: &[(&str, Builder)] = &[
     }),
     ("backfill", |k, mut c| {
         let (start, end) = c.span();
-        c.push_backfill(start + 3600, start + 2 * 3600, end + 60);
-        single("plus one _backfill digest", k, c, Verdict::Pass, &[])
+        // It re-covers digest #1's window and lists the same logs (not duplicates: another chain).
+        let i = c.push_backfill(start + 3600, start + 2 * 3600, end + 60);
+        c.digests[i].doc["logFiles"] = c.digests[1].doc["logFiles"].clone();
+        c.seal(i);
+        single(
+            "plus one _backfill digest re-listing #1's logs",
+            k,
+            c,
+            Verdict::Pass,
+            &[],
+        )
     }),
     ("backfill_missing_generation_ts", |k, mut c| {
         let (start, end) = c.span();
