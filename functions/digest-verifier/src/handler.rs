@@ -148,12 +148,12 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertSink> DigestVerifier<S, K, A> {
             alerted = true;
             tracing::warn!(
                 object = %uri, verdict = %report.verdict, findings = report.findings.len(),
-                codes = ?report.codes(), %message_id, "digest verification alert published"
+                codes = %codes_text(&report), %message_id, "digest verification alert published"
             );
         } else {
             tracing::info!(
                 object = %uri, verdict = %report.verdict, logs = report.logs_checked,
-                codes = ?report.codes(), "digest verified"
+                codes = %codes_text(&report), "digest verified"
             );
         }
         self.emit_metrics(&uri, &report, alerted);
@@ -174,4 +174,14 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertSink> DigestVerifier<S, K, A> {
         }
         line.emit();
     }
+}
+
+/// The finding codes of a report as they appear in alerts (`LOG_HASH_MISMATCH, …`).
+fn codes_text(report: &VerificationReport) -> String {
+    report
+        .codes()
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
