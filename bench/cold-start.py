@@ -68,12 +68,14 @@ class Run:
 
 
 class RuntimeApi(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+    """The stand-in for one cold start. A fresh server (and port) per run, so that a request a
+    killed process had in flight can never be taken for the next process's."""
 
-    def __init__(self) -> None:
+    daemon_threads = True
+
+    def __init__(self, run: Run) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
-        self.run: Run | None = None
+        self.run = run
         self.lock = threading.Lock()
 
     def handle_error(self, request, client_address) -> None:
@@ -105,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         now = time.perf_counter_ns()
         run = self.server.run
-        if run is None or self.path != f"{API}/invocation/next":
+        if self.path != f"{API}/invocation/next":
             self._reply(404, b'{"errorMessage":"unexpected request"}')
             return
         with self.server.lock:
@@ -135,9 +137,6 @@ class Handler(BaseHTTPRequestHandler):
         now = time.perf_counter_ns()
         body = self._body()
         run = self.server.run
-        if run is None:
-            self._reply(404)
-            return
         if self.path == f"{API}/invocation/{run.request_id}/response":
             run.responded = now
             run.response_body = body
@@ -151,11 +150,10 @@ class Handler(BaseHTTPRequestHandler):
         run.done.set()
 
 
-def environment(name: str, port: int, extra: dict) -> dict:
+def environment(name: str) -> dict:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": tempfile.gettempdir(),  # no developer ~/.aws profile to read
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_VERSION": "1",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
@@ -165,13 +163,16 @@ def environment(name: str, port: int, extra: dict) -> dict:
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     env.update(FUNCTIONS[name])
-    env.update(extra)
     return env
 
 
-def cold_start(server: RuntimeApi, argv: list[str], env: dict, log, timeout: float) -> Run:
+def cold_start(argv: list[str], env: dict, log, timeout: float) -> tuple[Run, int]:
+    """One cold start against its own stand-in; returns the run and the stand-in's port."""
     run = Run()
-    server.run = run
+    server = RuntimeApi(run)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}")
     run.spawned = time.perf_counter_ns()
     # Own process group: killing it also ends a traced child when strace is the direct child.
     proc = subprocess.Popen(
@@ -188,12 +189,13 @@ def cold_start(server: RuntimeApi, argv: list[str], env: dict, log, timeout: flo
             pass
         proc.wait()
         run.killed.set()
-        server.run = None
+        server.shutdown()
+        server.server_close()
     if run.failure is None and exited is not None:
         run.failure = f"process exited with {exited} before it was killed"
     if run.failure is None and run.responded is None:
         run.failure = "no response recorded"
-    return run
+    return run, port
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -205,15 +207,14 @@ def percentile(values: list[float], p: float) -> float:
 CONNECT = re.compile(r"connect\(\d+, \{sa_family=(\w+)(.*?)\}")
 
 
-def network_audit(server: RuntimeApi, path: str, name: str, env: dict, timeout: float) -> tuple[int, list[str]]:
+def network_audit(path: str, name: str, env: dict, timeout: float) -> tuple[int, list[str]]:
     """Runs one cold start under strace; returns the number of connect() calls to the stand-in
     and every other connect() line."""
     with tempfile.NamedTemporaryFile("r", suffix=".strace") as trace, open(os.devnull, "wb") as log:
         argv = ["strace", "-f", "-qq", "-e", "trace=connect", "-o", trace.name, path]
-        run = cold_start(server, argv, env, log, timeout)
+        run, port = cold_start(argv, env, log, timeout)
         if run.failure:
             raise SystemExit(f"{name} under strace: {run.failure}")
-        port = str(server.server_address[1])
         found, to_api = [], 0
         for line in trace.read().splitlines():
             m = CONNECT.search(line)
@@ -254,22 +255,18 @@ def main() -> int:
         print("--check-network needs strace (apt-get install strace)", file=sys.stderr)
         return 2
 
-    server = RuntimeApi()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-
     rows = []
     audits = {}
     failed = False
     for name in names:
         path = os.path.join(args.bindir, name)
-        env = environment(name, port, {})
+        env = environment(name)
         ready, first_response, response_body = [], [], b""
         with tempfile.TemporaryFile() as log:
             # One unmeasured start first: the page cache, not the binary, would otherwise decide
             # the first sample.
             for i in range(args.n + 1):
-                run = cold_start(server, [path], env, log, args.timeout)
+                run, _ = cold_start([path], env, log, args.timeout)
                 if run.failure:
                     log.seek(0)
                     tail = log.read()[-2000:].decode(errors="replace")
@@ -285,9 +282,7 @@ def main() -> int:
             size = os.path.getsize(path)
             rows.append((name, size, ready, first_response, response_body))
         if args.check_network and not failed:
-            audits[name] = network_audit(server, path, name, env, args.timeout)
-
-    server.shutdown()
+            audits[name] = network_audit(path, name, env, args.timeout)
 
     print(f"cold start, {args.n} runs per binary ({os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f}); ms from spawn")
