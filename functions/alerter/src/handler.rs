@@ -182,20 +182,13 @@ impl<P: AlertPublisher> Alerter<P> {
         tracing::info!(object = %uri, records = scan.records_evaluated, matches, alerts = published,
             publish_failures = failures.len(), "log file evaluated");
 
-        if !failures.is_empty() {
-            return Err(ObjectError::Publish {
-                failed: failures.len(),
-                total: messages.len(),
-                detail: failures.join("; "),
-            });
-        }
-        if let Some(e) = scan.read_error {
-            return Err(ObjectError::Read {
-                records: scan.records_evaluated,
-                alerts: published,
-                detail: e.to_string(),
-            });
-        }
+        failure_of(
+            &failures,
+            messages.len(),
+            scan.read_error,
+            scan.records_evaluated,
+            published,
+        )?;
         Ok(ObjectOutcome::LogFile {
             records: scan.records_evaluated,
             matches,
@@ -226,20 +219,13 @@ impl<P: AlertPublisher> Alerter<P> {
             .count("PublishFailures", failures.len() as u64)
             .property("object", uri)
             .emit();
-        if !failures.is_empty() {
-            return Err(ObjectError::Publish {
-                failed: failures.len(),
-                total: messages.len(),
-                detail: failures.join("; "),
-            });
-        }
-        if let Some(e) = scan.read_error {
-            return Err(ObjectError::Read {
-                records: scan.records_evaluated,
-                alerts: published,
-                detail: e.to_string(),
-            });
-        }
+        failure_of(
+            &failures,
+            messages.len(),
+            scan.read_error,
+            scan.records_evaluated,
+            published,
+        )?;
         Ok(ObjectOutcome::InsightFile {
             records: scan.records_evaluated,
             alerts: published,
@@ -274,4 +260,30 @@ fn file_context(object: &ObjectRef, location: &KeyLocation) -> FileContext {
         account: location.account.clone(),
         region: location.region.clone(),
     }
+}
+
+/// A file is done only when every alert was published and the whole file was read: either
+/// failure fails the object, so Lambda retries it (alerts already sent may repeat).
+fn failure_of(
+    publish_failures: &[String],
+    alerts: usize,
+    read_error: Option<trailwatch_shared::records::RecordsError>,
+    records: u64,
+    published: usize,
+) -> Result<(), ObjectError> {
+    if !publish_failures.is_empty() {
+        return Err(ObjectError::Publish {
+            failed: publish_failures.len(),
+            total: alerts,
+            detail: publish_failures.join("; "),
+        });
+    }
+    if let Some(e) = read_error {
+        return Err(ObjectError::Read {
+            records,
+            alerts: published,
+            detail: e.to_string(),
+        });
+    }
+    Ok(())
 }
