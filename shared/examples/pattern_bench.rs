@@ -52,11 +52,13 @@ fn main() {
         .map(|r| FilterPattern::parse(&r.pattern).unwrap())
         .collect();
 
-    if std::env::var_os("PATTERN_BENCH_PROFILE").is_some() {
-        // Only the rule-set evaluation, for `perf record`.
+    if let Some(passes) = std::env::var_os("PATTERN_BENCH_PROFILE") {
+        // Only the rule-set evaluation, for `perf record` or `valgrind --tool=callgrind`
+        // (PATTERN_BENCH_PROFILE=N passes, default 200).
+        let passes: usize = passes.to_str().and_then(|p| p.parse().ok()).unwrap_or(200);
         let mut matched = Vec::new();
         let mut n = 0;
-        for _ in 0..200 {
+        for _ in 0..passes {
             for r in &records {
                 rules.evaluate(r, &mut matched);
                 n += matched.len();

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod digest;
+mod json_blocks;
 pub mod layout;
 pub mod metrics;
 pub mod pattern;

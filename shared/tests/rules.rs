@@ -213,6 +213,45 @@ fn index_gives_the_same_results_as_every_rule_alone_on_real_records() {
     }
 }
 
+/// The prefilter (raw-text test before the scan) must not hide a match, whatever the spelling.
+#[test]
+fn prefilter_never_hides_a_match_on_unusual_spellings() {
+    let rules = CompiledRules::compile(builtin_set("security-hub").unwrap()).unwrap();
+    let must_match = [
+        r#"{"eventName":"CreateTrail"}"#,
+        r#"{ "eventName" :	"CreateTrail" }"#,
+        r#"{"event\u004eame":"CreateTrail"}"#,
+        r#"{"eventName":"Create\u0054rail"}"#,
+        r#"{"eventName":"DescribeTrails","eventName":"CreateTrail"}"#,
+        r#"{"requestParameters":{"eventName":"x"},"eventName":"StopLogging"}"#,
+        r#"{"userIdentity":{"type":"Root"},"eventType":"AwsApiCall"}"#,
+        r#"{"userIdentity":{"type":"R\u006fot"},"eventType":"AwsApiCall"}"#,
+        r#"{"errorCode":"Client.UnauthorizedOperation"}"#,
+        r#"{"errorCode":"AccessDenied"}"#,
+        r#"{"errorCode":"Access\u0044enied"}"#,
+        r#"{"eventSource":"kms.amazonaws.com","eventName":"ScheduleKeyDeletion"}"#,
+        r#"{"eventName":"ConsoleLogin","additionalEventData":{"MFAUsed":"No"},"responseElements":{"ConsoleLogin":"Success"},"userIdentity":{"type":"IAMUser"}}"#,
+    ];
+    for record in must_match {
+        assert!(
+            assert_same_as_individual(&rules, record) > 0,
+            "no rule matched {record}"
+        );
+    }
+    let must_not = [
+        r#"{"eventName":"Create\/Trail"}"#,
+        r#"{"eventName":5,"errorCode":7}"#,
+        r#"{"note":"\"eventName\":\"CreateTrail\""}"#,
+        r#"{"eventName":"CreateTrail""#,
+        r#"{"eventName":"CreateTrail",}"#,
+        r#"{"userIdentity":{"type":"Root"},"eventType":"AwsApiCall""#,
+        r#"{"eventName":"DescribeTrails","errorCode":"NoSuchEntity"}"#,
+    ];
+    for record in must_not {
+        assert_eq!(assert_same_as_individual(&rules, record), 0, "{record}");
+    }
+}
+
 #[test]
 fn shared_projection_agrees_with_each_corpus_pattern() {
     #[derive(serde::Deserialize)]

@@ -40,7 +40,7 @@ mod error;
 pub(crate) mod json;
 mod regex_dialect;
 mod unstructured;
-mod value;
+pub(crate) mod value;
 
 pub use compact::compact_json;
 pub use error::PatternError;

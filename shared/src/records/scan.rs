@@ -11,9 +11,7 @@
 //! brackets outside strings are visited one by one. A block holding a backslash, the buffer's tail
 //! and string values go through the byte-wise path, which keeps the same state.
 
-use wide::u8x16;
-
-const BLOCK: usize = 64;
+use crate::json_blocks::{BLOCK, Masks, find_quote_or_backslash};
 
 /// Result of feeding the scanner the bytes available so far.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,13 +101,8 @@ impl Scanner {
         if masks.backslash != 0 {
             return Ok(Block::HasBackslash);
         }
-        // Bit i set: byte i is inside a string (opening quote included, closing one excluded).
-        let mut inside = prefix_xor(masks.quote);
-        if self.in_string {
-            inside = !inside;
-        }
-        self.in_string = inside >> 63 == 1;
-        let mut brackets = masks.bracket & !inside;
+        let inside = masks.strings(&mut self.in_string);
+        let mut brackets = (masks.open | masks.close) & !inside;
         while brackets != 0 {
             let i = brackets.trailing_zeros() as usize;
             brackets &= brackets - 1;
@@ -199,81 +192,6 @@ enum Block {
     Complete(usize),
     Scanned,
     HasBackslash,
-}
-
-/// Bit i of each mask describes byte i of a block.
-struct Masks {
-    quote: u64,
-    backslash: u64,
-    bracket: u64,
-}
-
-impl Masks {
-    #[inline(always)]
-    fn of(block: &[u8; BLOCK]) -> Self {
-        let quote = u8x16::splat(b'"');
-        let backslash = u8x16::splat(b'\\');
-        // `[` | 0x20 == `{` and `]` | 0x20 == `}`; no other byte maps onto them.
-        let case = u8x16::splat(0x20);
-        let open = u8x16::splat(b'{');
-        let close = u8x16::splat(b'}');
-        let mut masks = Masks {
-            quote: 0,
-            backslash: 0,
-            bracket: 0,
-        };
-        for (k, chunk) in block.chunks_exact(16).enumerate() {
-            let bytes: [u8; 16] = chunk.try_into().expect("16 bytes");
-            let v = u8x16::from(bytes);
-            let folded = v | case;
-            let shift = 16 * k;
-            masks.quote |= u64::from(v.simd_eq(quote).to_bitmask()) << shift;
-            masks.backslash |= u64::from(v.simd_eq(backslash).to_bitmask()) << shift;
-            let brackets = folded.simd_eq(open) | folded.simd_eq(close);
-            masks.bracket |= u64::from(brackets.to_bitmask()) << shift;
-        }
-        masks
-    }
-}
-
-/// Bit i of the result: parity of the set bits of `x` at positions 0..=i.
-#[inline(always)]
-fn prefix_xor(mut x: u64) -> u64 {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    x
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `word` equal to `byte`; exact for the lowest such byte (bits above
-/// a match may be spurious, which is harmless since only the lowest one is used).
-#[inline(always)]
-fn bytes_equal(word: u64, byte: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// Position of the first `"` or `\` in `buf[pos..]`, eight bytes at a time.
-#[inline]
-fn find_quote_or_backslash(buf: &[u8], mut pos: usize) -> Option<usize> {
-    while let Some(chunk) = buf.get(pos..pos + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let found = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
-        if found != 0 {
-            return Some(pos + (found.trailing_zeros() / 8) as usize);
-        }
-        pos += 8;
-    }
-    buf[pos..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|i| pos + i)
 }
 
 #[cfg(test)]

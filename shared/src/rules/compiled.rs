@@ -1,11 +1,13 @@
-//! A rule set compiled for evaluation: one shared projection for all JSON rules (the record is
-//! scanned once, whatever the number of rules) and an index by `eventName` / `eventSource`.
+//! A rule set compiled for evaluation: a raw-text prefilter, one shared projection for all JSON
+//! rules (the record is scanned once, whatever the number of rules) and an index by
+//! `eventName` / `eventSource`.
 
 use std::collections::HashSet;
 
 use super::RuleDef;
+use super::prefilter::Prefilter;
 use crate::pattern::json::projection::{Bits, LiteralMap, exact_text};
-use crate::pattern::json::{Expr, Projection, Step};
+use crate::pattern::json::{Expr, Projection, Step, is_json_object};
 use crate::pattern::{FilterPattern, PatternError};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +37,12 @@ enum Eval {
 
 /// Which rules a record must evaluate, by the literal values they require.
 #[derive(Debug, Default)]
-struct Index {
+pub(super) struct Index {
     /// Slot of `$.eventName` / `$.eventSource` in the projection, when some rule is indexed on it.
     name_slot: Option<u32>,
     source_slot: Option<u32>,
-    by_name: LiteralMap,
-    by_source: LiteralMap,
+    pub(super) by_name: LiteralMap,
+    pub(super) by_source: LiteralMap,
     /// Rules evaluated on every record.
     always: Vec<u32>,
 }
@@ -53,6 +55,8 @@ pub struct CompiledRules {
     evals: Vec<Eval>,
     projection: Projection,
     index: Index,
+    /// `None` when some always-evaluated rule gives it nothing to look for.
+    prefilter: Option<Prefilter>,
 }
 
 impl CompiledRules {
@@ -136,12 +140,23 @@ impl CompiledRules {
             list.sort_unstable();
             list.dedup();
         }
+        let always_json = index
+            .always
+            .iter()
+            .filter_map(|&i| match &evals[i as usize] {
+                Eval::Json { expr, .. } => {
+                    Some((expr, patterns[i as usize].json()?.atoms.as_slice()))
+                }
+                Eval::Text => None,
+            });
+        let prefilter = Prefilter::build(always_json, &index);
         Ok(CompiledRules {
             rules,
             patterns,
             evals,
             projection,
             index,
+            prefilter,
         })
     }
 
@@ -166,10 +181,25 @@ impl CompiledRules {
     /// Evaluates every rule on one record (its raw JSON text, or any log message). `matched` is
     /// cleared, then receives the indices of the matching rules in ascending order.
     ///
-    /// The record is scanned once for all JSON rules; rules that require a literal `eventName`
-    /// (or `eventSource`) value other than the record's are not evaluated at all.
+    /// First a prefilter on the raw text ([`super::prefilter`]) rules out most records without
+    /// scanning them. Otherwise the record is scanned once for all JSON rules, without
+    /// validation, and validated only if a JSON rule matches; rules that require a literal
+    /// `eventName` (or `eventSource`) value other than the record's are not evaluated at all.
     pub fn evaluate(&self, record_json: &str, matched: &mut Vec<usize>) {
         matched.clear();
+        if self
+            .prefilter
+            .as_ref()
+            .is_some_and(|p| !p.may_match(record_json, &self.index))
+        {
+            // No JSON rule can match: only the text rules remain.
+            for (i, eval) in self.evals.iter().enumerate() {
+                if matches!(eval, Eval::Text) && self.patterns[i].matches(record_json) {
+                    matched.push(i);
+                }
+            }
+            return;
+        }
         let n = self.rules.len();
         let mut candidates = Bits::new(n);
         for &r in &self.index.always {
@@ -179,7 +209,7 @@ impl CompiledRules {
         let index = &self.index;
         let is_json = self
             .projection
-            .scan(record_json, &mut state, |slot, value| {
+            .scan_unvalidated(record_json, &mut state, |slot, value| {
                 let map = if Some(slot) == index.name_slot {
                     &index.by_name
                 } else if Some(slot) == index.source_slot {
@@ -193,6 +223,9 @@ impl CompiledRules {
                     }
                 }
             });
+        // Validation is deferred to the records that match a JSON rule (a few percent of a
+        // trail): for the others the unvalidated scan's "no" is already exact.
+        let mut validated = None;
         for (i, eval) in self.evals.iter().enumerate() {
             let hit = match eval {
                 Eval::Text => self.patterns[i].matches(record_json),
@@ -200,6 +233,7 @@ impl CompiledRules {
                     is_json
                         && candidates.get(i)
                         && expr.eval(&|a| self.projection.holds(&state, atom_base + a))
+                        && *validated.get_or_insert_with(|| is_json_object(record_json))
                 }
             };
             if hit {

@@ -3,6 +3,7 @@
 
 mod builtin;
 mod compiled;
+mod prefilter;
 
 pub use builtin::{BUILTIN_SET_NAMES, builtin_set};
 pub use compiled::{CompiledRules, RuleError};

@@ -15,7 +15,7 @@ use crate::pattern::value::{Literal, Op, Scalar, StrMatch};
 pub(crate) struct DNode {
     /// Selectors (slots) that end here.
     pub(crate) leaves: Vec<u32>,
-    pub(crate) keys: Vec<(Box<str>, u32)>,
+    pub(crate) keys: Vec<(KeyName, u32)>,
     /// Where a key not listed in `keys` leads (from `.*`).
     pub(crate) other_key: Option<u32>,
     pub(crate) indexes: Vec<(usize, u32)>,
@@ -35,7 +35,7 @@ impl DNode {
     pub(crate) fn key(&self, k: &[u8]) -> Option<u32> {
         self.keys
             .iter()
-            .find(|(name, _)| name.as_bytes() == k)
+            .find(|(name, _)| name.is(k))
             .map(|&(_, n)| n)
             .or(self.other_key)
     }
@@ -47,6 +47,52 @@ impl DNode {
             .map(|&(_, n)| n)
             .or(self.other_index)
     }
+}
+
+/// A key of a trie node, compared with a record's keys without a `memcmp` call: the scanner
+/// compares every key of every record with a handful of these, and CloudTrail's top-level keys
+/// share lengths (`eventName`, `eventTime`, `eventType`, `errorCode`, `awsRegion` are all 9
+/// bytes) and first letters.
+#[derive(Debug)]
+pub(crate) struct KeyName {
+    name: Box<[u8]>,
+    /// The first and the last 8 bytes (overlapping when shorter than 16), for keys of 8 bytes
+    /// or more.
+    head: u64,
+    tail: u64,
+}
+
+impl KeyName {
+    fn new(name: &str) -> Self {
+        let b = name.as_bytes();
+        let (head, tail) = word_ends(b).unwrap_or_default();
+        KeyName {
+            name: b.into(),
+            head,
+            tail,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is(&self, key: &[u8]) -> bool {
+        if key.len() != self.name.len() {
+            return false;
+        }
+        match word_ends(key) {
+            // Up to 16 bytes the two words cover the key.
+            Some((head, tail)) => {
+                head == self.head && tail == self.tail && (key.len() <= 16 || *self.name == *key)
+            }
+            None => self.name.iter().zip(key).all(|(a, b)| a == b),
+        }
+    }
+}
+
+#[inline(always)]
+fn word_ends(b: &[u8]) -> Option<(u64, u64)> {
+    let head = b.first_chunk::<8>()?;
+    let tail = b.last_chunk::<8>()?;
+    Some((u64::from_le_bytes(*head), u64::from_le_bytes(*tail)))
 }
 
 /// Atoms attached to one selector.
@@ -172,13 +218,38 @@ impl Projection {
             .map(|i| i as u32)
     }
 
-    /// Runs one record through the projection. Returns false when the message is not a JSON
-    /// object (J1): then no JSON pattern matches it. `on_leaf` sees every selected value.
-    pub(crate) fn scan<F>(&self, message: &str, state: &mut State, mut on_leaf: F) -> bool
+    /// Runs one record through the projection, validating all of it. Returns false when the
+    /// message is not a JSON object (J1): then no JSON pattern matches it. `on_leaf` sees every
+    /// selected value.
+    #[cfg(test)]
+    pub(crate) fn scan<F>(&self, message: &str, state: &mut State, on_leaf: F) -> bool
     where
         F: FnMut(u32, Scalar<'_>),
     {
-        scan::scan(&self.nodes, message, |slot, value| {
+        self.scan_with::<F, true>(message, state, on_leaf)
+    }
+
+    /// As [`Self::scan`], but the subtrees no selector reaches are skipped without being
+    /// validated (several times faster on CloudTrail records). The outcome is exact for a valid
+    /// message; a caller that finds a match must confirm it with [`scan::is_json_object`]
+    /// before reporting it (an invalid message matches no JSON pattern).
+    pub(crate) fn scan_unvalidated<F>(&self, message: &str, state: &mut State, on_leaf: F) -> bool
+    where
+        F: FnMut(u32, Scalar<'_>),
+    {
+        self.scan_with::<F, false>(message, state, on_leaf)
+    }
+
+    fn scan_with<F, const VALIDATE: bool>(
+        &self,
+        message: &str,
+        state: &mut State,
+        mut on_leaf: F,
+    ) -> bool
+    where
+        F: FnMut(u32, Scalar<'_>),
+    {
+        scan::scan::<_, VALIDATE>(&self.nodes, message, |slot, value| {
             state.found.set(slot as usize);
             let Some(v) = value else { return };
             let atoms = &self.slots[slot as usize];
@@ -275,7 +346,7 @@ fn determinise(
                     .collect();
                 next.extend(&any_field);
                 let d = determinise(trie, next, nodes, memo);
-                node.keys.push((k.clone(), d));
+                node.keys.push((KeyName::new(k), d));
             }
             Step::Index(i) if !seen_idx.contains(i) => {
                 seen_idx.push(*i);

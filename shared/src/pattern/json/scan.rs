@@ -1,11 +1,19 @@
-//! One validating pass over a JSON message, guided by the projection trie.
+//! One pass over a JSON message, guided by the projection trie.
 //!
-//! Only the nodes a selector reaches are decoded; every other subtree is skipped by an iterative
-//! validating skipper (so a malformed message is still "not JSON", J1) that allocates nothing.
+//! Only the nodes a selector reaches are decoded; every other subtree is skipped. Two modes:
+//! - validating: an iterative validating skipper (a malformed message is "not JSON", J1) that
+//!   allocates nothing;
+//! - unvalidated: strings end and skipped subtrees are jumped over by bit scans of the message's
+//!   structural index ([`super::structure`]), and nothing is checked. The values seen are exact
+//!   for a valid message; the caller validates before it reports a match.
+//!
 //! Strings are borrowed from the message unless they contain escapes.
 
 use super::projection::DNode;
+use std::cell::RefCell;
+
 use super::strings::{decode, skip_plain};
+use super::structure::Structure;
 use crate::pattern::value::Scalar;
 
 /// Deeper nesting is treated as "not a JSON event" (serde_json, which most producers of our input
@@ -16,8 +24,10 @@ struct Invalid;
 
 type Res<T> = Result<T, Invalid>;
 
-struct Scanner<'t, 'n, F> {
+struct Scanner<'t, 'n, F, const VALIDATE: bool> {
     b: &'t [u8],
+    /// Built for unvalidated scans only.
+    structure: &'t Structure,
     s: &'t str,
     i: usize,
     nodes: &'n [DNode],
@@ -26,14 +36,48 @@ struct Scanner<'t, 'n, F> {
 }
 
 /// Scans `message`, calling `on_leaf(slot, Some(scalar))` for every scalar and
-/// `on_leaf(slot, None)` for every container a selector reaches. Returns false if the message
-/// is not one JSON object (surrounding whitespace allowed).
-pub(crate) fn scan<F>(nodes: &[DNode], message: &str, on_leaf: F) -> bool
+/// `on_leaf(slot, None)` for every container a selector reaches. With `VALIDATE`, returns false
+/// if the message is not one JSON object (surrounding whitespace allowed); without, false only
+/// for some messages that are not, and the values passed to `on_leaf` are exact only for a
+/// valid message.
+pub(crate) fn scan<F, const VALIDATE: bool>(nodes: &[DNode], message: &str, on_leaf: F) -> bool
 where
     F: FnMut(u32, Option<Scalar<'_>>),
 {
-    let mut s = Scanner {
+    if VALIDATE {
+        return scan_with::<F, true>(nodes, message, &Structure::default(), on_leaf);
+    }
+    thread_local! {
+        // One index per thread, reused from record to record.
+        static STRUCTURE: RefCell<Structure> = RefCell::default();
+    }
+    STRUCTURE.with(|cell| {
+        let mut owned = None;
+        let mut guard = cell.try_borrow_mut();
+        let structure = match guard.as_deref_mut() {
+            Ok(s) => s,
+            // A scan inside a scan's callback: use a fresh index.
+            Err(_) => owned.insert(Structure::default()),
+        };
+        structure.build(message.as_bytes());
+        let found = scan_with::<F, false>(nodes, message, structure, on_leaf);
+        structure.release();
+        found
+    })
+}
+
+fn scan_with<F, const VALIDATE: bool>(
+    nodes: &[DNode],
+    message: &str,
+    structure: &Structure,
+    on_leaf: F,
+) -> bool
+where
+    F: FnMut(u32, Option<Scalar<'_>>),
+{
+    let mut s = Scanner::<F, VALIDATE> {
         b: message.as_bytes(),
+        structure,
         s: message,
         i: 0,
         nodes,
@@ -53,7 +97,12 @@ where
     s.i == s.b.len()
 }
 
-impl<'t, F> Scanner<'t, '_, F>
+/// Whether `message` is one JSON object (J1), surrounding whitespace allowed.
+pub(crate) fn is_json_object(message: &str) -> bool {
+    scan::<_, true>(&[DNode::default()], message, |_, _| {})
+}
+
+impl<'t, F, const VALIDATE: bool> Scanner<'t, '_, F, VALIDATE>
 where
     F: FnMut(u32, Option<Scalar<'_>>),
 {
@@ -276,6 +325,11 @@ where
         self.i += 1;
         let start = self.i;
         let mut escaped = false;
+        if !VALIDATE {
+            let (close, escaped) = self.structure.string_close(start).ok_or(Invalid)?;
+            self.i = close + 1;
+            return Ok((start, close, escaped));
+        }
         loop {
             self.i = skip_plain(self.b, self.i);
             match self.peek() {
@@ -303,8 +357,27 @@ where
         }
     }
 
-    /// Skips one value, validating it, without recursion.
+    /// Skips one value (validating it, in that mode), without recursion.
     fn skip_value(&mut self) -> Res<()> {
+        if !VALIDATE {
+            match self.peek().ok_or(Invalid)? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'{' | b'[' => self.i = self.structure.container_end(self.i).ok_or(Invalid)?,
+                // A number or a literal: up to the next delimiter.
+                _ => {
+                    let rest = &self.b[self.i..];
+                    self.i += rest
+                        .iter()
+                        .position(|&c| {
+                            matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+                        })
+                        .unwrap_or(rest.len());
+                }
+            }
+            return Ok(());
+        }
         // Bit d of `kinds` says whether open container d is an object.
         let mut kinds = [0u64; MAX_DEPTH / 64];
         let mut depth = 0usize;
