@@ -14,7 +14,8 @@
 //! The prefilter is only built when every always-evaluated JSON rule has needles; a rule set
 //! with one that has none (`$.a NOT EXISTS`, `$.b != "x"`) scans every record.
 
-use memchr::memmem::{FindIter, Finder};
+use aho_corasick::{AhoCorasick, MatchKind};
+use memchr::memmem::Finder;
 
 use super::compiled::Index;
 use crate::pattern::json::projection::LiteralMap;
@@ -23,10 +24,13 @@ use crate::pattern::value::{Literal, Op, StrMatch};
 
 #[derive(Debug)]
 pub(super) struct Prefilter {
-    unicode_escape: Finder<'static>,
+    /// `\u` and the needles of the always-evaluated rules in one automaton, so the record is
+    /// searched once for all of them (for a handful of needles a SIMD "Teddy" search).
+    scan_if_found: AhoCorasick,
+    /// `"eventName"` / `"eventSource"`, when some rule is indexed on it. Searched on their own:
+    /// in one automaton with the needles, every `"event…` key of a record would stop it.
     name_key: Option<Finder<'static>>,
     source_key: Option<Finder<'static>>,
-    needles: Vec<Finder<'static>>,
 }
 
 impl Prefilter {
@@ -41,65 +45,66 @@ impl Prefilter {
         }
         needles.sort_unstable();
         needles.dedup();
+        needles.push(r"\u".to_owned());
+        let scan_if_found = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&needles)
+            .ok()?;
         let key = |map: &LiteralMap, name: &str| {
             (!map.is_empty()).then(|| Finder::new(format!("\"{name}\"").as_bytes()).into_owned())
         };
         Some(Prefilter {
-            unicode_escape: Finder::new(b"\\u").into_owned(),
+            scan_if_found,
             name_key: key(&index.by_name, "eventName"),
             source_key: key(&index.by_source, "eventSource"),
-            needles: needles
-                .iter()
-                .map(|n| Finder::new(n.as_bytes()).into_owned())
-                .collect(),
         })
     }
 
     /// False only if no JSON rule of the set can match `record`.
     pub(super) fn may_match(&self, record: &str, index: &Index) -> bool {
         let b = record.as_bytes();
-        self.unicode_escape.find(b).is_some()
-            || self.needles.iter().any(|n| n.find(b).is_some())
-            || self
-                .name_key
-                .as_ref()
-                .is_some_and(|k| member_listed(b, k.find_iter(b), k.needle().len(), &index.by_name))
-            || self.source_key.as_ref().is_some_and(|k| {
-                member_listed(b, k.find_iter(b), k.needle().len(), &index.by_source)
+        let listed = |key: &Option<Finder<'static>>, map: &LiteralMap| {
+            key.as_ref().is_some_and(|k| {
+                let len = k.needle().len();
+                k.find_iter(b).any(|at| member_listed(b, at + len, map))
             })
+        };
+        // A leftmost-first search finds a match whenever some needle occurs.
+        self.scan_if_found.is_match(b)
+            || listed(&self.name_key, &index.by_name)
+            || listed(&self.source_key, &index.by_source)
     }
 }
 
-/// Whether some occurrence of a quoted key is a member whose value `map` lists, or is unusual
-/// (not a plain string). Occurrences not followed by `:` are not keys (in valid JSON).
-fn member_listed(b: &[u8], hits: FindIter<'_, '_>, key_len: usize, map: &LiteralMap) -> bool {
-    hits.into_iter().any(|at| {
-        let mut i = at + key_len;
-        let skip_ws = |i: &mut usize| {
-            while b
-                .get(*i)
-                .is_some_and(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
-            {
-                *i += 1;
-            }
-        };
-        skip_ws(&mut i);
-        if b.get(i) != Some(&b':') {
-            return false;
+/// Whether the quoted key ending at `after` is a member whose value `map` lists, or is unusual
+/// (a value other than a plain string). A key occurrence not followed by `:` is no member in
+/// valid JSON (an invalid record matches no JSON rule anyway).
+fn member_listed(b: &[u8], after: usize, map: &LiteralMap) -> bool {
+    let mut i = after;
+    let skip_ws = |i: &mut usize| {
+        while b
+            .get(*i)
+            .is_some_and(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+        {
+            *i += 1;
         }
-        i += 1;
-        skip_ws(&mut i);
-        if b.get(i) != Some(&b'"') {
-            return true;
+    };
+    skip_ws(&mut i);
+    if b.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    skip_ws(&mut i);
+    if b.get(i) != Some(&b'"') {
+        return true;
+    }
+    let body = &b[i + 1..];
+    match memchr::memchr2(b'"', b'\\', body) {
+        Some(end) if body[end] == b'"' => {
+            std::str::from_utf8(&body[..end]).map_or(true, |value| map.contains_key(value))
         }
-        let body = &b[i + 1..];
-        match memchr::memchr2(b'"', b'\\', body) {
-            Some(end) if body[end] == b'"' => {
-                std::str::from_utf8(&body[..end]).map_or(true, |value| map.contains_key(value))
-            }
-            _ => true,
-        }
-    })
+        _ => true,
+    }
 }
 
 /// Strings one of which the raw text of a record must contain for `expr` to hold, or `None`.
