@@ -55,9 +55,25 @@ fn run(dir: &Path, repeat: usize) -> Result<()> {
             "| path | MB/s | records/s | vs decompression | CPU MB/s | vs decompression (CPU) | check |"
         );
         println!("|---|---:|---:|---:|---:|---:|---|");
+        // Passes are interleaved (every row once, then every row again, …): when the shared
+        // machine slows down for a while, all rows see it, not just the ones measured then.
+        let mut bests: Vec<Option<Best>> = BenchPath::ALL.iter().map(|_| None).collect();
+        for _ in 0..repeat.max(1) {
+            for (path, best) in BenchPath::ALL.into_iter().zip(&mut bests) {
+                let pass = timed_pass(set, path, &rules)?;
+                *best = Some(match best.take() {
+                    None => pass,
+                    Some(b) => Best {
+                        wall: b.wall.min(pass.wall),
+                        cpu: b.cpu.min(pass.cpu),
+                        outcome: b.outcome,
+                    },
+                });
+            }
+        }
         let mut base = None;
-        for path in BenchPath::ALL {
-            let best = best_of(repeat, set, path, &rules)?;
+        for (path, best) in BenchPath::ALL.into_iter().zip(bests) {
+            let best = best.expect("at least one pass");
             let (wall, cpu) = (best.wall.as_secs_f64(), best.cpu.as_secs_f64());
             let (base_wall, base_cpu) = *base.get_or_insert((wall, cpu));
             let mb = set.uncompressed_bytes as f64 / 1e6;
@@ -93,40 +109,29 @@ fn run(dir: &Path, repeat: usize) -> Result<()> {
 const PASS_BYTES: u64 = 400_000_000;
 
 struct Best {
-    /// Fastest wall-clock pass.
+    /// Wall-clock time (of the fastest pass, once the best is kept).
     wall: Duration,
     /// Least CPU time (all threads of the process) over the passes.
     cpu: Duration,
     outcome: Outcome,
 }
 
-/// The best of `repeat` passes. The machine may be shared: the minimum is the least disturbed
-/// pass, and CPU time is not inflated by waiting for a core.
+/// One timed pass. The machine may be shared: the caller keeps the minimum over passes (the
+/// least disturbed one); CPU time is not inflated by waiting for a core.
 ///
 /// A pass goes over the set as many times as it takes to cover [`PASS_BYTES`], so that the CPU
 /// clock's 10 ms ticks stay small next to it; the times returned are per round over the set.
-fn best_of(repeat: usize, set: &Corpus, path: BenchPath, rules: &CompiledRules) -> Result<Best> {
+fn timed_pass(set: &Corpus, path: BenchPath, rules: &CompiledRules) -> Result<Best> {
     let rounds = PASS_BYTES.div_ceil(set.uncompressed_bytes.max(1)).max(1) as u32;
-    let mut best: Option<Best> = None;
-    for _ in 0..repeat.max(1) {
-        let cpu_start = process_cpu_time()?;
-        let start = Instant::now();
-        let mut outcome = path.run(set, rules)?;
-        for _ in 1..rounds {
-            outcome = path.run(set, rules)?;
-        }
-        let wall = start.elapsed() / rounds;
-        let cpu = process_cpu_time()?.saturating_sub(cpu_start) / rounds;
-        best = Some(match best {
-            None => Best { wall, cpu, outcome },
-            Some(b) => Best {
-                wall: b.wall.min(wall),
-                cpu: b.cpu.min(cpu),
-                outcome: b.outcome,
-            },
-        });
+    let cpu_start = process_cpu_time()?;
+    let start = Instant::now();
+    let mut outcome = path.run(set, rules)?;
+    for _ in 1..rounds {
+        outcome = path.run(set, rules)?;
     }
-    Ok(best.expect("at least one run"))
+    let wall = start.elapsed() / rounds;
+    let cpu = process_cpu_time()?.saturating_sub(cpu_start) / rounds;
+    Ok(Best { wall, cpu, outcome })
 }
 
 /// User + system CPU time of this process, threads that already exited included
