@@ -87,3 +87,16 @@ awk -v tw="$tw_wall" -v py="$py_wall" -v tc="$tw_user+$tw_sys" -v pc="$py_user+$
                     py / tw, (b[1] + b[2]) / (a[1] + a[2]) }'
 echo "trailwatch: $(grep -E '^records' "$scratch/trailwatch.out" | tr '\t' ' '), rule matches $(grep -vE '^records' "$scratch/trailwatch.out" | awk -F'\t' '{ s += $2 } END { print s }')"
 echo "python-peer: $(tail -1 "$scratch/python.out")"
+
+# The 200 MB file as a whole process: peak RSS must not grow with the file (target <= 64 MB).
+big="$(find "$corpus/big" -name '*.json.gz' 2>/dev/null | head -1)"
+if [[ -n "$big" ]]; then
+    bg="$(run big "$trailwatch" match --rules security-hub --count "$big")"
+    read -r wall user sys rss <<< "$bg"
+    echo
+    echo "## whole process, the 200 MB file (best of 3 by wall time)"
+    echo "| process | wall s | CPU s | peak RSS MB | MB/s |"
+    echo "|---|---:|---:|---:|---:|"
+    awk -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
+        'BEGIN { printf "| trailwatch match --rules security-hub --count | %.2f | %.2f | %.1f | %.0f |\n", w, u + s, r / 1024, 200 / w }'
+fi

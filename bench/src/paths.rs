@@ -26,6 +26,7 @@ pub enum Path {
     Decompress,
     Records,
     Forwarder,
+    ForwarderOverlapped,
     Alerter,
     AlerterOverlapped,
     Digest,
@@ -73,10 +74,11 @@ impl Outcome {
 }
 
 impl Path {
-    pub const ALL: [Path; 6] = [
+    pub const ALL: [Path; 7] = [
         Path::Decompress,
         Path::Records,
         Path::Forwarder,
+        Path::ForwarderOverlapped,
         Path::Alerter,
         Path::AlerterOverlapped,
         Path::Digest,
@@ -87,6 +89,7 @@ impl Path {
             Path::Decompress => "decompression alone (gunzip to a sink)",
             Path::Records => "records split (RecordReader)",
             Path::Forwarder => "forwarder path (forward_file -> CountingSink)",
+            Path::ForwarderOverlapped => "forwarder path, inflate on a 2nd thread (as deployed)",
             Path::Alerter => "alerter path (security-hub rules)",
             Path::AlerterOverlapped => "alerter path, inflate on a 2nd thread (as deployed)",
             Path::Digest => "digest hashing (gunzip + SHA-256)",
@@ -96,8 +99,10 @@ impl Path {
     /// One pass over every file of the set.
     pub fn run(self, set: &Corpus, rules: &CompiledRules) -> Result<Outcome> {
         let mut total = Outcome::default();
-        if let Path::Forwarder = self {
-            return forwarder_pass(set);
+        match self {
+            Path::Forwarder => return forwarder_pass(set, false),
+            Path::ForwarderOverlapped => return forwarder_pass(set, true),
+            _ => {}
         }
         let mut matches = 0;
         for file in &set.files {
@@ -112,7 +117,7 @@ impl Path {
                     rules,
                 )?,
                 Path::Digest => hash(&file.gzip[..])?,
-                Path::Forwarder => unreachable!("handled above"),
+                Path::Forwarder | Path::ForwarderOverlapped => unreachable!("handled above"),
             };
             total.bytes += one.bytes;
             total.records += one.records;
@@ -203,8 +208,9 @@ fn hash(gzip: &[u8]) -> Result<Outcome> {
 }
 
 /// The forwarder's own pipeline (reader thread + batcher, async sender) with a counting sink,
-/// on a runtime shaped like the Lambda one (multi-thread, 2 workers).
-fn forwarder_pass(set: &Corpus) -> Result<Outcome> {
+/// on a runtime shaped like the Lambda one (multi-thread, 2 workers); `overlapped`: with the
+/// handler's `overlap_inflate` in front, as deployed.
+fn forwarder_pass(set: &Corpus, overlapped: bool) -> Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -213,7 +219,12 @@ fn forwarder_pass(set: &Corpus) -> Result<Outcome> {
     let mut total = Outcome::default();
     for file in &set.files {
         let input = std::io::Cursor::new(file.gzip.clone());
-        let counts = runtime.block_on(forward_file(sink.clone(), input, job()))?;
+        let counts = if overlapped {
+            let input = trailwatch_shared::records::overlap_inflate(input);
+            runtime.block_on(forward_file(sink.clone(), input, job()))?
+        } else {
+            runtime.block_on(forward_file(sink.clone(), input, job()))?
+        };
         total.bytes += counts.decompressed_bytes;
         total.records += counts.records_in;
     }

@@ -8,6 +8,7 @@ use super::RuleDef;
 use super::prefilter::Prefilter;
 use crate::pattern::json::projection::{Bits, LiteralMap, exact_text};
 use crate::pattern::json::{Expr, Projection, Step, is_json_object};
+use crate::pattern::value::Scalar;
 use crate::pattern::{FilterPattern, PatternError};
 
 #[derive(Debug, thiserror::Error)]
@@ -187,19 +188,19 @@ impl CompiledRules {
     /// `eventName` (or `eventSource`) value other than the record's are not evaluated at all.
     pub fn evaluate(&self, record_json: &str, matched: &mut Vec<usize>) {
         matched.clear();
-        if self
-            .prefilter
-            .as_ref()
-            .is_some_and(|p| !p.may_match(record_json, &self.index))
-        {
-            // No JSON rule can match: only the text rules remain.
-            for (i, eval) in self.evals.iter().enumerate() {
-                if matches!(eval, Eval::Text) && self.patterns[i].matches(record_json) {
-                    matched.push(i);
+        let prefiltered = match &self.prefilter {
+            Some(p) if !p.may_match(record_json, &self.index) => {
+                // No JSON rule can match: only the text rules remain.
+                for (i, eval) in self.evals.iter().enumerate() {
+                    if matches!(eval, Eval::Text) && self.patterns[i].matches(record_json) {
+                        matched.push(i);
+                    }
                 }
+                return;
             }
-            return;
-        }
+            Some(_) => true,
+            None => false,
+        };
         let n = self.rules.len();
         let mut candidates = Bits::new(n);
         for &r in &self.index.always {
@@ -207,25 +208,33 @@ impl CompiledRules {
         }
         let mut state = self.projection.new_state();
         let index = &self.index;
-        let is_json = self
-            .projection
-            .scan_unvalidated(record_json, &mut state, |slot, value| {
-                let map = if Some(slot) == index.name_slot {
-                    &index.by_name
-                } else if Some(slot) == index.source_slot {
-                    &index.by_source
-                } else {
-                    return;
-                };
-                if let Some(rules) = value.text().and_then(|t| map.get(t)) {
-                    for &r in rules {
-                        candidates.set(r as usize);
-                    }
+        let on_leaf = |slot, value: Scalar<'_>| {
+            let map = if Some(slot) == index.name_slot {
+                &index.by_name
+            } else if Some(slot) == index.source_slot {
+                &index.by_source
+            } else {
+                return;
+            };
+            if let Some(rules) = value.text().and_then(|t| map.get(t)) {
+                for &r in rules {
+                    candidates.set(r as usize);
                 }
-            });
-        // Validation is deferred to the records that match a JSON rule (a few percent of a
-        // trail): for the others the unvalidated scan's "no" is already exact.
-        let mut validated = None;
+            }
+        };
+        // Which scan: a record the prefilter let through nearly always matches (in a real
+        // trail, 98 % of them), so validating while scanning beats an unvalidated scan plus a
+        // validation. Without a prefilter most records match nothing: then validation is
+        // deferred to the few that match, the unvalidated scan's "no" being already exact.
+        let (is_json, mut validated) = if prefiltered {
+            let is_json = self.projection.scan(record_json, &mut state, on_leaf);
+            (is_json, Some(is_json))
+        } else {
+            let is_json = self
+                .projection
+                .scan_unvalidated(record_json, &mut state, on_leaf);
+            (is_json, None)
+        };
         for (i, eval) in self.evals.iter().enumerate() {
             let hit = match eval {
                 Eval::Text => self.patterns[i].matches(record_json),

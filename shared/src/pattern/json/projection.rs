@@ -221,7 +221,6 @@ impl Projection {
     /// Runs one record through the projection, validating all of it. Returns false when the
     /// message is not a JSON object (J1): then no JSON pattern matches it. `on_leaf` sees every
     /// selected value.
-    #[cfg(test)]
     pub(crate) fn scan<F>(&self, message: &str, state: &mut State, on_leaf: F) -> bool
     where
         F: FnMut(u32, Scalar<'_>),
