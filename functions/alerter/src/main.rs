@@ -35,6 +35,13 @@ async fn main() -> anyhow::Result<()> {
     }
     let rules = load_rules(&config.rule_sets, &custom)?;
     tracing::info!(rules = ?rules.specs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), "rules loaded");
+    if !rules.compiled.has_prefilter() {
+        // Not an error, but every record now costs a full scan (about twice the CPU).
+        tracing::warn!(
+            "a rule requires no fixed string (NOT EXISTS, !=, a numeric comparison, a regex): \
+             the raw-text prefilter is off and every record is scanned; README \"Performance\""
+        );
+    }
 
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone());
     let state = Arc::new(Alerter {

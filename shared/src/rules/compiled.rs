@@ -171,6 +171,12 @@ impl CompiledRules {
         &self.patterns[i]
     }
 
+    /// Whether records that can match no JSON rule are ruled out before any scan (see
+    /// [`super::prefilter`]); false when an always-evaluated rule gives it nothing to look for.
+    pub fn has_prefilter(&self) -> bool {
+        self.prefilter.is_some()
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }

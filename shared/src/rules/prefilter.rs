@@ -150,3 +150,26 @@ fn usable_needle(core: &[u8]) -> Option<String> {
             .any(|&c| matches!(c, b'"' | b'\\' | b'/' | 0..=0x1f));
     ok.then(|| String::from_utf8_lossy(core).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::{BUILTIN_SET_NAMES, CompiledRules, builtin_set};
+
+    /// Every built-in set gets a prefilter: without one the alerter scans every record, about
+    /// twice the cost per record (bench/README.md). A rule added without a needle or an index
+    /// literal must fail here rather than slow every deployment silently.
+    #[test]
+    fn every_builtin_set_has_a_prefilter() {
+        for name in BUILTIN_SET_NAMES {
+            let rules = CompiledRules::compile(builtin_set(name).unwrap()).unwrap();
+            assert!(rules.has_prefilter(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_rule_that_can_hold_on_absence_disables_it() {
+        let mut defs = builtin_set("security-hub").unwrap();
+        defs[0].pattern = r#"{ $.errorCode NOT EXISTS }"#.into();
+        assert!(!CompiledRules::compile(defs).unwrap().has_prefilter());
+    }
+}
