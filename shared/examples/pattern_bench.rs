@@ -5,11 +5,11 @@
 //! cargo run --release -p trailwatch-shared --example pattern_bench [FILE_OR_DIR…]
 //! ```
 //! Inputs are uncompressed CloudTrail files (`{"Records":[…]}`) or JSON arrays of records;
-//! default: `/work/shared/data/cloudtrail/invictus-ir-aws-dataset/CloudTrail`.
+//! default: the copy of the invictus-ir dataset in `shared/tests/data/cloudtrail/`.
 //! Single-threaded; numbers are the best of 5 runs over all records.
 //!
 //! With `--pipeline DIR` it instead runs, over the `.gz` files under DIR (e.g. the output of
-//! `/work/shared/bench/make-corpus`), gunzip alone, gunzip + split (`RecordReader`) and gunzip +
+//! `../shared/bench/make-corpus`), gunzip alone, gunzip + split (`RecordReader`) and gunzip +
 //! split + the 14 Security Hub rules, in the same run.
 
 use std::hint::black_box;
@@ -27,9 +27,10 @@ fn main() {
         return;
     }
     let inputs = if args.is_empty() {
-        vec![PathBuf::from(
-            "/work/shared/data/cloudtrail/invictus-ir-aws-dataset/CloudTrail",
-        )]
+        vec![PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/cloudtrail/invictus-ir-aws-dataset/CloudTrail"
+        ))]
     } else {
         args
     };

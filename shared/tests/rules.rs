@@ -7,7 +7,8 @@ use trailwatch_shared::rules::{
     BUILTIN_SET_NAMES, CompiledRules, RuleDef, RuleError, Severity, builtin_set,
 };
 
-const DATA: &str = "/work/shared/data/cloudtrail";
+/// Copies of real CloudTrail files (see each folder's `PROVENANCE.md`).
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cloudtrail");
 
 /// The records of a CloudTrail file (`{"Records":[…]}`) or of a JSON array of records, verbatim.
 fn records(path: &str) -> Vec<String> {
