@@ -265,3 +265,99 @@ proptest! {
         prop_assert_eq!(p.matches(&text), expected, "{} on {}", pattern, text);
     }
 }
+
+/// CloudTrail-like members whose values the Security Hub rules and their prefilter care about,
+/// with escapes, nesting, duplicates and odd spacing.
+fn trail_like_record() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "eventName",
+        "eventSource",
+        "errorCode",
+        "errorMessage",
+        "eventType",
+        "type",
+        "invokedBy",
+        "event\\u004eame",
+        "eventNam",
+        "x",
+        "eventName",
+        "eventSource",
+        "MFAUsed",
+        "ConsoleLogin",
+    ]);
+    let value = prop::sample::select(vec![
+        "\"CreateTrail\"",
+        "\"StopLogging\"",
+        "\"ConsoleLogin\"",
+        "\"DisableKey\"",
+        "\"PutBucketPolicy\"",
+        "\"DescribeTrails\"",
+        "\"kms.amazonaws.com\"",
+        "\"s3.amazonaws.com\"",
+        "\"AccessDenied\"",
+        "\"Client.UnauthorizedOperation\"",
+        "\"Root\"",
+        "\"IAMUser\"",
+        "\"AwsApiCall\"",
+        "\"Create\\u0054rail\"",
+        "\"Access\\u0044enied\"",
+        "\"Failed authentication\"",
+        "\"a\\\"b\"",
+        "7",
+        "null",
+        "\"eventName\"",
+        "\"No\"",
+        "\"Success\"",
+        "\"AccessDenied\"",
+    ]);
+    let space = prop::sample::select(vec!["", " ", "\n  "]);
+    let member = (key, value, space);
+    let object = |members: Vec<(&str, &str, &str)>| {
+        let body: Vec<String> = members
+            .iter()
+            .map(|(k, v, s)| format!("{s}\"{k}\"{s}:{s}{v}"))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    };
+    (
+        prop::collection::vec(member.clone(), 0..7),
+        prop::collection::vec(member.clone(), 0..4),
+        prop::collection::vec(member, 0..3),
+        prop::sample::select(vec![
+            "userIdentity",
+            "requestParameters",
+            "additionalEventData",
+        ]),
+        any::<bool>(),
+    )
+        .prop_map(move |(top, nested, deeper, holder, truncate)| {
+            let mut nested_text = object(nested);
+            if !deeper.is_empty() {
+                nested_text.insert_str(1, &format!("\"inner\":{},", object(deeper)));
+            }
+            let mut text = object(top);
+            let at = text.len() - 1;
+            let sep = if text.len() > 2 { "," } else { "" };
+            text.insert_str(at, &format!("{sep}\"{holder}\":{nested_text}"));
+            if truncate {
+                text.truncate(text.len() - 1);
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// The Security Hub set (prefilter, index, shared projection) answers exactly like each
+    /// pattern evaluated alone, on records built to hit the prefilter's corner cases.
+    #[test]
+    fn security_hub_prefilter_hides_no_match(record in trail_like_record()) {
+        use trailwatch_shared::rules::{CompiledRules, builtin_set};
+        let rules = CompiledRules::compile(builtin_set("security-hub").unwrap()).unwrap();
+        let mut matched = Vec::new();
+        rules.evaluate(&record, &mut matched);
+        let alone: Vec<usize> = (0..rules.len()).filter(|&i| rules.pattern(i).matches(&record)).collect();
+        prop_assert_eq!(&matched, &alone, "{}", record);
+    }
+}
