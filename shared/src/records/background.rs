@@ -18,6 +18,9 @@ use super::input::{Input, InputError};
 const CHUNK: usize = 64 * 1024;
 /// Chunks in flight: decompression runs at most this far ahead.
 const DEPTH: usize = 8;
+/// Decompressed bytes [`overlap_inflate`] inflates on the caller's thread before it decides
+/// whether a thread pays.
+const HEAD: usize = 256 * 1024;
 
 /// A failure of the producer, carried through `io::Error` so the reader can classify it.
 #[derive(Debug)]
@@ -68,17 +71,56 @@ pub fn background_inflate_pays() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
-/// `input` inflated on a second thread when a second core is there, else `input` itself: hand
-/// the result to [`super::RecordReader::new`] either way. A thread that cannot be started is
-/// reported by the first read.
+/// `input` inflated on a second thread when a second core is there and the input is large
+/// enough for it to pay, else on the caller's thread: hand the result to
+/// [`super::RecordReader::new`] either way.
+///
+/// The first [`HEAD`] decompressed bytes are inflated here. Most delivery files end within them,
+/// and for those a thread, its channels and buffers are pure overhead (measured on 400 files of
+/// 50 KB: 0.08 s with a thread each, 0.05 s without); a larger file continues on a thread from
+/// where the head stopped. A thread that cannot be started is reported by the first read.
 pub fn overlap_inflate<R: Read + Send + 'static>(input: R) -> Box<dyn Read + Send> {
     if !background_inflate_pays() {
         return Box::new(input);
     }
-    match inflate_in_background(input) {
-        Ok(reader) => Box::new(reader),
-        Err(e) => Box::new(FailedStart(Some(e))),
+    let mut input = Input::new(input);
+    let (tx, rx) = sync_channel(DEPTH);
+    let (spent, reuse) = sync_channel(DEPTH + 2);
+    // Grown a chunk at a time: zeroing a whole head for a 50 KB file costs more than its records.
+    let mut head = Vec::new();
+    let outcome = loop {
+        let start = head.len();
+        head.resize(start + CHUNK, 0);
+        let (filled, outcome) = fill(&mut input, &mut head[start..]);
+        head.truncate(start + filled);
+        match outcome {
+            Ok(false) if head.len() < HEAD => continue,
+            other => break other,
+        }
+    };
+    match outcome {
+        Ok(false) => {
+            let spawned = std::thread::Builder::new()
+                .name("trailwatch-inflate".into())
+                .spawn(move || produce(input, tx, reuse));
+            if let Err(e) = spawned {
+                return Box::new(FailedStart(Some(e)));
+            }
+        }
+        // The whole input is in the head: dropping `tx` ends the stream after it.
+        Ok(true) => drop(tx),
+        // Delivered after the head's bytes, as the thread would have.
+        Err(fault) => {
+            let _ = tx.send(Err(fault));
+        }
     }
+    Box::new(BackgroundInflate {
+        rx,
+        spent,
+        chunk: head,
+        pos: 0,
+        done: false,
+    })
 }
 
 /// The thread could not be started: report it as a read error.
@@ -93,6 +135,29 @@ impl Read for FailedStart {
     }
 }
 
+/// Fills `chunk` from `input` (fewer, larger hand-overs); returns the bytes filled and whether
+/// the input ended, or the fault that stopped it.
+fn fill<R: Read>(input: &mut Input<R>, chunk: &mut [u8]) -> (usize, Result<bool, BackgroundFault>) {
+    let mut filled = 0;
+    loop {
+        match input.read(&mut chunk[filled..]) {
+            Ok(0) => return (filled, Ok(true)),
+            Ok(n) => {
+                filled += n;
+                if filled == chunk.len() {
+                    return (filled, Ok(false));
+                }
+            }
+            Err(InputError::Gzip(error)) => {
+                return (filled, Err(BackgroundFault { gzip: true, error }));
+            }
+            Err(InputError::Io(error)) => {
+                return (filled, Err(BackgroundFault { gzip: false, error }));
+            }
+        }
+    }
+}
+
 fn produce<R: Read>(
     mut input: Input<R>,
     tx: SyncSender<Result<Vec<u8>, BackgroundFault>>,
@@ -101,21 +166,7 @@ fn produce<R: Read>(
     loop {
         let mut chunk = reuse.try_recv().unwrap_or_default();
         chunk.resize(CHUNK, 0);
-        let mut filled = 0;
-        // Fill the chunk (fewer, larger hand-overs), or stop at the end of the input.
-        let outcome = loop {
-            match input.read(&mut chunk[filled..]) {
-                Ok(0) => break Ok(true),
-                Ok(n) => {
-                    filled += n;
-                    if filled == chunk.len() {
-                        break Ok(false);
-                    }
-                }
-                Err(InputError::Gzip(error)) => break Err(BackgroundFault { gzip: true, error }),
-                Err(InputError::Io(error)) => break Err(BackgroundFault { gzip: false, error }),
-            }
-        };
+        let (filled, outcome) = fill(&mut input, &mut chunk);
         if filled > 0 {
             chunk.truncate(filled);
             if tx.send(Ok(chunk)).is_err() {
@@ -212,6 +263,25 @@ mod tests {
         assert_eq!(direct, plain_bg);
     }
 
+    /// Small inputs stay on the caller's thread, large ones continue on a thread after the head:
+    /// the records and the error classes must not tell the difference.
+    #[test]
+    fn overlap_inflate_gives_the_same_records_and_errors_small_or_large() {
+        for records in [3, 400, 5_000] {
+            let plain = file(records);
+            let gz = gzip(&plain);
+            let direct = read_all(&gz[..]).unwrap();
+            let overlapped = read_all(overlap_inflate(std::io::Cursor::new(gz.clone()))).unwrap();
+            assert_eq!(direct.len(), records);
+            assert_eq!(direct, overlapped, "{records} records");
+            let mut truncated = gz;
+            truncated.truncate(truncated.len() * 2 / 3);
+            let err = read_all(overlap_inflate(std::io::Cursor::new(truncated))).unwrap_err();
+            assert!(matches!(err, RecordsError::Gzip(_)), "{records}: {err:?}");
+        }
+        assert!(file(400).len() < HEAD && file(5_000).len() > 2 * HEAD);
+    }
+
     #[test]
     fn a_truncated_gzip_is_still_a_gzip_error() {
         let mut gz = gzip(&file(2_000));
@@ -232,6 +302,8 @@ mod tests {
             }
         }
         let err = read_all(inflate_in_background(Broken).unwrap()).unwrap_err();
+        assert!(matches!(err, RecordsError::Io(_)), "{err:?}");
+        let err = read_all(overlap_inflate(Broken)).unwrap_err();
         assert!(matches!(err, RecordsError::Io(_)), "{err:?}");
     }
 }
