@@ -14,15 +14,28 @@ pub(crate) const BLOCK: usize = 64;
 pub(crate) struct Masks {
     pub quote: u64,
     pub backslash: u64,
-    /// `{` and `[`.
+    /// `{` and `[` (all brackets for [`Masks::with_brackets_merged`]).
     pub open: u64,
     /// `}` and `]`.
     pub close: u64,
 }
 
 impl Masks {
+    /// All four masks (the structural index needs opening and closing brackets apart).
     #[inline(always)]
     pub fn of(block: &[u8; BLOCK]) -> Self {
+        Self::classify::<true>(block)
+    }
+
+    /// Quotes, backslashes and brackets of either kind together in `open` (`close` is 0): what
+    /// the record splitter needs, one movemask less per 16 bytes.
+    #[inline(always)]
+    pub fn with_brackets_merged(block: &[u8; BLOCK]) -> Self {
+        Self::classify::<false>(block)
+    }
+
+    #[inline(always)]
+    fn classify<const APART: bool>(block: &[u8; BLOCK]) -> Self {
         let quote = u8x16::splat(b'"');
         let backslash = u8x16::splat(b'\\');
         // `[` | 0x20 == `{` and `]` | 0x20 == `}`; no other byte maps onto them.
@@ -42,8 +55,13 @@ impl Masks {
             let shift = 16 * k;
             masks.quote |= u64::from(v.simd_eq(quote).to_bitmask()) << shift;
             masks.backslash |= u64::from(v.simd_eq(backslash).to_bitmask()) << shift;
-            masks.open |= u64::from(folded.simd_eq(open).to_bitmask()) << shift;
-            masks.close |= u64::from(folded.simd_eq(close).to_bitmask()) << shift;
+            if APART {
+                masks.open |= u64::from(folded.simd_eq(open).to_bitmask()) << shift;
+                masks.close |= u64::from(folded.simd_eq(close).to_bitmask()) << shift;
+            } else {
+                let either = folded.simd_eq(open) | folded.simd_eq(close);
+                masks.open |= u64::from(either.to_bitmask()) << shift;
+            }
         }
         masks
     }

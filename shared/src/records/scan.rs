@@ -97,12 +97,12 @@ impl Scanner {
     /// One block at `pos`, unless it holds a backslash (escapes make quote parity unreliable).
     #[inline(always)]
     fn block(&mut self, block: &[u8; BLOCK], origin: usize, pos: usize) -> Result<Block, Fault> {
-        let masks = Masks::of(block);
+        let masks = Masks::with_brackets_merged(block);
         if masks.backslash != 0 {
             return Ok(Block::HasBackslash);
         }
         let inside = masks.strings(&mut self.in_string);
-        let mut brackets = (masks.open | masks.close) & !inside;
+        let mut brackets = masks.open & !inside;
         while brackets != 0 {
             let i = brackets.trailing_zeros() as usize;
             brackets &= brackets - 1;
