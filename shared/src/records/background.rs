@@ -56,7 +56,7 @@ pub fn inflate_in_background<R: Read + Send + 'static>(input: R) -> io::Result<B
     let (spent, reuse) = sync_channel(DEPTH + 2);
     std::thread::Builder::new()
         .name("trailwatch-inflate".into())
-        .spawn(move || produce(Input::new(input), tx, reuse))?;
+        .spawn(move || produce(Input::new(input), tx, reuse, &mut Vec::new()))?;
     Ok(BackgroundInflate {
         rx,
         spent,
@@ -124,9 +124,8 @@ fn start<R: Read + Send + 'static>(mut input: Input<R>) -> Box<dyn Read + Send> 
     };
     match outcome {
         Ok(false) => {
-            let spawned = std::thread::Builder::new()
-                .name("trailwatch-inflate".into())
-                .spawn(move || produce(input, tx, reuse));
+            let spawned =
+                super::workers::run(Box::new(move |spare| produce(input, tx, reuse, spare)));
             if let Err(e) = spawned {
                 return Box::new(FailedStart(Some(e)));
             }
@@ -182,30 +181,50 @@ fn fill<R: Read>(input: &mut Input<R>, chunk: &mut [u8]) -> (usize, Result<bool,
     }
 }
 
+/// Inflates `input` into chunks for the reader. `spare`: buffers kept from earlier inputs,
+/// drawn on first and given back to at the end (with those the reader returned by then).
 fn produce<R: Read>(
     mut input: Input<R>,
     tx: SyncSender<Result<Vec<u8>, BackgroundFault>>,
     reuse: Receiver<Vec<u8>>,
+    spare: &mut Vec<Vec<u8>>,
 ) {
     loop {
-        let mut chunk = reuse.try_recv().unwrap_or_default();
+        let mut chunk = reuse
+            .try_recv()
+            .ok()
+            .or_else(|| spare.pop())
+            .unwrap_or_default();
         chunk.resize(CHUNK, 0);
         let (filled, outcome) = fill(&mut input, &mut chunk);
+        let ended = match outcome {
+            Ok(false) => false,
+            Ok(true) => true,
+            Err(fault) => {
+                if filled > 0 {
+                    chunk.truncate(filled);
+                    let _ = tx.send(Ok(chunk));
+                }
+                let _ = tx.send(Err(fault));
+                break;
+            }
+        };
         if filled > 0 {
             chunk.truncate(filled);
             if tx.send(Ok(chunk)).is_err() {
-                return; // the reader is gone
+                break; // the reader is gone
             }
+        } else {
+            spare.push(chunk);
         }
-        match outcome {
-            Ok(false) => continue,
-            Ok(true) => return, // dropping tx is the end of input
-            Err(fault) => {
-                let _ = tx.send(Err(fault));
-                return;
-            }
+        if ended {
+            break; // dropping tx is the end of input
         }
     }
+    drop(tx);
+    // Keep what came back (at most a job's worth) for the next input.
+    spare.extend(reuse.try_iter().take(DEPTH + 2));
+    spare.truncate(DEPTH + 2);
 }
 
 impl Read for BackgroundInflate {

@@ -20,6 +20,7 @@ mod scan;
 #[cfg(test)]
 mod tests;
 mod values;
+mod workers;
 
 use std::io::Read;
 
