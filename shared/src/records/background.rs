@@ -325,6 +325,26 @@ mod tests {
         assert!(file(100).len() < HEAD && file(5_000).len() > 2 * HEAD);
     }
 
+    /// Inflate threads are kept and reused between inputs: many inputs one after the other and
+    /// more at once than workers are kept must each get their own bytes, none mixed up.
+    #[test]
+    fn reused_workers_keep_inputs_apart() {
+        let files: Vec<Vec<u8>> = (0..12).map(|k| gzip(&file(1_000 + 300 * k))).collect();
+        let expected: Vec<Vec<String>> = files.iter().map(|g| read_all(&g[..]).unwrap()).collect();
+        for (g, want) in files.iter().zip(&expected) {
+            let got = read_all(overlap_inflate(std::io::Cursor::new(g.clone()))).unwrap();
+            assert_eq!(&got, want);
+        }
+        std::thread::scope(|scope| {
+            for (g, want) in files.iter().zip(&expected) {
+                scope.spawn(move || {
+                    let got = read_all(overlap_inflate(std::io::Cursor::new(g.clone()))).unwrap();
+                    assert_eq!(&got, want);
+                });
+            }
+        });
+    }
+
     /// The functions build the reader on an async task and read it in `spawn_blocking`: a read
     /// in the constructor would block the async runtime (and panic in tokio's bridge).
     #[test]
