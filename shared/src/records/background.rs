@@ -38,8 +38,9 @@ impl std::fmt::Display for BackgroundFault {
 
 impl std::error::Error for BackgroundFault {}
 
-/// A `Read` of the decompressed bytes of `input`, inflated on a background thread.
-pub struct BackgroundInflate {
+/// The decompressed bytes of an input: the head inflated on the reading thread, then the chunks
+/// a worker thread hands over (if the input went on past the head).
+struct BackgroundInflate {
     rx: Receiver<Result<Vec<u8>, BackgroundFault>>,
     /// Read chunks, returned to the producer for reuse.
     spent: SyncSender<Vec<u8>>,
@@ -48,26 +49,8 @@ pub struct BackgroundInflate {
     done: bool,
 }
 
-/// Starts decompressing `input` (gzip or plain, detected by magic bytes) on its own thread.
-/// Give the result to [`super::RecordReader::new`]; errors keep their gzip/source distinction.
-pub fn inflate_in_background<R: Read + Send + 'static>(input: R) -> io::Result<BackgroundInflate> {
-    let (tx, rx) = sync_channel(DEPTH);
-    // One more than can be in flight, so returning a chunk never blocks.
-    let (spent, reuse) = sync_channel(DEPTH + 2);
-    std::thread::Builder::new()
-        .name("trailwatch-inflate".into())
-        .spawn(move || produce(Input::new(input), tx, reuse, &mut Vec::new()))?;
-    Ok(BackgroundInflate {
-        rx,
-        spent,
-        chunk: Vec::new(),
-        pos: 0,
-        done: false,
-    })
-}
-
-/// Whether a second core is there to make [`inflate_in_background`] worthwhile.
-pub fn background_inflate_pays() -> bool {
+/// Whether a second core is there to make a second thread worthwhile.
+fn background_inflate_pays() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
@@ -85,12 +68,18 @@ pub fn overlap_inflate<R: Read + Send + 'static>(input: R) -> Box<dyn Read + Sen
     if !background_inflate_pays() {
         return Box::new(input);
     }
-    Box::new(Overlapped::Unstarted(Some(input)))
+    Box::new(Overlapped::new(input))
 }
 
 enum Overlapped<R> {
     Unstarted(Option<R>),
     Started(Box<dyn Read + Send>),
+}
+
+impl<R> Overlapped<R> {
+    fn new(input: R) -> Self {
+        Overlapped::Unstarted(Some(input))
+    }
 }
 
 impl<R: Read + Send + 'static> Read for Overlapped<R> {
@@ -297,12 +286,10 @@ mod tests {
         let plain = file(5_000); // several chunks
         let gz = gzip(&plain);
         let direct = read_all(&gz[..]).unwrap();
-        let background =
-            read_all(inflate_in_background(std::io::Cursor::new(gz)).unwrap()).unwrap();
+        let background = read_all(Overlapped::new(std::io::Cursor::new(gz))).unwrap();
         assert_eq!(direct.len(), 5_000);
         assert_eq!(direct, background);
-        let plain_bg =
-            read_all(inflate_in_background(std::io::Cursor::new(plain)).unwrap()).unwrap();
+        let plain_bg = read_all(Overlapped::new(std::io::Cursor::new(plain))).unwrap();
         assert_eq!(direct, plain_bg);
     }
 
@@ -362,7 +349,7 @@ mod tests {
     fn a_truncated_gzip_is_still_a_gzip_error() {
         let mut gz = gzip(&file(2_000));
         gz.truncate(gz.len() / 2);
-        let err = read_all(inflate_in_background(std::io::Cursor::new(gz)).unwrap()).unwrap_err();
+        let err = read_all(Overlapped::new(std::io::Cursor::new(gz))).unwrap_err();
         assert!(matches!(err, RecordsError::Gzip(_)), "{err:?}");
     }
 
@@ -377,7 +364,7 @@ mod tests {
                 ))
             }
         }
-        let err = read_all(inflate_in_background(Broken).unwrap()).unwrap_err();
+        let err = read_all(Overlapped::new(Broken)).unwrap_err();
         assert!(matches!(err, RecordsError::Io(_)), "{err:?}");
         let err = read_all(overlap_inflate(Broken)).unwrap_err();
         assert!(matches!(err, RecordsError::Io(_)), "{err:?}");

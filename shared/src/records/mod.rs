@@ -24,9 +24,7 @@ mod workers;
 
 use std::io::Read;
 
-pub use background::{
-    BackgroundInflate, background_inflate_pays, inflate_in_background, overlap_inflate,
-};
+pub use background::overlap_inflate;
 pub use event_time::parse_event_time;
 pub use input::Encoding;
 use input::Input;
