@@ -61,6 +61,13 @@ impl FetchError {
             _ => (None, None),
         };
         match (code.as_deref(), status) {
+            // A 404 too, but a missing bucket is a configuration problem, never evidence that
+            // an object was deleted.
+            (Some("NoSuchBucket"), _) => FetchError::Other {
+                detail: format!("bucket {bucket} does not exist"),
+                bucket,
+                key,
+            },
             (Some("NoSuchKey" | "NotFound" | "NoSuchVersion"), _) | (_, Some(404)) => {
                 FetchError::NotFound { bucket, key }
             }

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::operation::get_object::GetObjectError;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use tokio_util::io::SyncIoBridge;
 use trailwatch_lambda_common::s3_read::FetchError;
 use trailwatch_shared::digest::{DigestStore, StoreError, StoredObject};
@@ -23,19 +21,20 @@ impl S3DigestStore {
     pub fn new(s3: aws_sdk_s3::Client) -> Self {
         Self { s3 }
     }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<GetObjectOutput, StoreError> {
+        self.s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_error(FetchError::classify(bucket, key, &e)))
+    }
 }
 
 /// Largest object read whole (digests only; logs are streamed).
 pub const MAX_WHOLE_OBJECT_BYTES: usize = 64 << 20;
-
-/// A GetObject failure. `NoSuchBucket` is a 404 too, but a missing bucket is a configuration
-/// problem, never evidence that an object was deleted.
-fn get_error(bucket: &str, key: &str, e: &SdkError<GetObjectError, HttpResponse>) -> StoreError {
-    if e.as_service_error().and_then(|se| se.code()) == Some("NoSuchBucket") {
-        return StoreError::Infrastructure(format!("bucket {bucket} does not exist"));
-    }
-    store_error(FetchError::classify(bucket, key, e))
-}
 
 /// Maps the shared S3 error classification onto the verifier's three kinds.
 pub fn store_error(e: FetchError) -> StoreError {
@@ -63,14 +62,7 @@ impl DigestStore for S3DigestStore {
     ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         async move {
-            let out = self
-                .s3
-                .get_object()
-                .bucket(&bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| get_error(&bucket, &key, &e))?;
+            let out = self.get(&bucket, &key).await?;
             let metadata = lowercase_keys(out.metadata.clone().unwrap_or_default());
             // A digest is KBs; an object planted at a digest key must not exhaust memory. Past
             // the cap the bytes are cut, which the verifier reports as a malformed digest.
@@ -106,13 +98,8 @@ impl DigestStore for S3DigestStore {
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| match FetchError::classify(&bucket, &prefix, &e) {
-                    // A missing bucket is a configuration problem, not a deleted object.
-                    FetchError::NotFound { .. } => {
-                        StoreError::Infrastructure(format!("bucket {bucket} does not exist"))
-                    }
-                    other => store_error(other),
-                })?;
+                let page =
+                    page.map_err(|e| store_error(FetchError::classify(&bucket, &prefix, &e)))?;
                 keys.extend(
                     page.contents()
                         .iter()
@@ -135,14 +122,7 @@ impl DigestStore for S3DigestStore {
     {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         async move {
-            let out = self
-                .s3
-                .get_object()
-                .bucket(&bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| get_error(&bucket, &key, &e))?;
+            let out = self.get(&bucket, &key).await?;
             // The bridge must be created on the runtime; the blocking thread then pulls the
             // download through gunzip + SHA-256 while the runtime keeps serving other reads.
             let mut reader = SyncIoBridge::new(out.body.into_async_read());
