@@ -15,6 +15,7 @@ use alerter::handler::{Alerter, ObjectOutcome};
 use alerter::publish::SnsPublisher;
 use alerter::rules_config::{RuleSetSelection, load_rules};
 use serde_json::{Value, json};
+use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip};
 use trailwatch_shared::records::ReaderLimits;
 use trailwatch_shared::trigger::ObjectRef;
@@ -45,39 +46,7 @@ async fn world() -> World {
     let sns = aws_sdk_sns::Client::new(&cfg);
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let topic_arn = sns
-        .create_topic()
-        .name("trailwatch-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("alerts")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
+    let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
     World {
         moto,
         s3,
@@ -110,23 +79,10 @@ struct Received {
 }
 
 async fn drain_queue(w: &World) -> Vec<Received> {
-    let mut out = Vec::new();
-    loop {
-        let page = w
-            .sqs
-            .receive_message()
-            .queue_url(&w.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let msgs = page.messages.unwrap_or_default();
-        if msgs.is_empty() {
-            break;
-        }
-        for m in msgs {
-            let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+    let mut out: Vec<Received> = drain_envelopes(&w.sqs, &w.queue_url)
+        .await
+        .into_iter()
+        .map(|envelope| {
             assert_eq!(envelope["Type"], "Notification");
             assert_eq!(envelope["TopicArn"], w.topic_arn.as_str());
             let doc: Value = serde_json::from_str(envelope["Message"].as_str().unwrap())
@@ -140,20 +96,13 @@ async fn drain_queue(w: &World) -> Vec<Received> {
                     (k.clone(), v["Value"].as_str().unwrap().to_owned())
                 })
                 .collect();
-            out.push(Received {
+            Received {
                 subject: envelope["Subject"].as_str().unwrap().to_owned(),
                 doc,
                 attributes,
-            });
-            w.sqs
-                .delete_message()
-                .queue_url(&w.queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+            }
+        })
+        .collect();
     out.sort_by(|a, b| {
         (a.doc["log_file"]["key"].to_string(), rule_id(a))
             .cmp(&(b.doc["log_file"]["key"].to_string(), rule_id(b)))

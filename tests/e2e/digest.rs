@@ -3,103 +3,18 @@
 //! `digest-verifier` binary under `cargo lambda watch`/`invoke`, and by `trailwatch verify --json`.
 //! Alerts are read back from an SQS queue subscribed to the SNS topic.
 
-use std::collections::BTreeSet;
 use std::process::Command;
 
 use digest_verifier::{DigestVerifier, KeySource, S3DigestStore, SnsAlertSink, VerifierConfig};
-use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
-use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary};
-use trailwatch_shared::digest::testkit::{TestObject, VariantCase, all_variants};
-
-/// Uploads every object (creating buckets as needed) with its user metadata.
-async fn upload(s3: &aws_sdk_s3::Client, objects: Vec<TestObject>) {
-    let buckets: BTreeSet<String> = objects.iter().map(|o| o.bucket.clone()).collect();
-    for b in buckets {
-        let _ = s3.create_bucket().bucket(&b).send().await;
-    }
-    stream::iter(objects)
-        .map(|o| async move {
-            s3.put_object()
-                .bucket(&o.bucket)
-                .key(&o.key)
-                .set_metadata(Some(o.metadata.clone()))
-                .body(o.bytes.into())
-                .send()
-                .await
-                .map(|_| ())
-        })
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await
-        .expect("upload to moto");
-}
-
-/// An SNS topic with an SQS queue subscribed; returns (topic arn, queue url).
-async fn topic_with_queue(moto: &Moto) -> (String, String) {
-    let cfg = moto.sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&cfg);
-    let sqs = aws_sdk_sqs::Client::new(&cfg);
-    let topic = sns
-        .create_topic()
-        .name("trailwatch-alerts")
-        .send()
-        .await
-        .unwrap();
-    let topic_arn = topic.topic_arn().unwrap().to_owned();
-    let queue = sqs
-        .create_queue()
-        .queue_name("alerts")
-        .send()
-        .await
-        .unwrap();
-    let queue_url = queue.queue_url().unwrap().to_owned();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    let queue_arn =
-        attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
-    (topic_arn, queue_url)
-}
+use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
+use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary, upload_objects};
+use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
 
 /// Every SNS envelope delivered to the queue so far.
 async fn drain(moto: &Moto, queue_url: &str) -> Vec<Value> {
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let messages = got.messages();
-        if messages.is_empty() {
-            return out;
-        }
-        for m in messages {
-            out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    drain_envelopes(&sqs, queue_url).await
 }
 
 fn variant(name: &str) -> VariantCase {
@@ -116,15 +31,6 @@ fn key_file(case: &VariantCase, region: &str) -> tempfile::NamedTempFile {
     file
 }
 
-fn stored_digests(case: &VariantCase) -> Vec<(String, String)> {
-    case.chains[0]
-        .digests
-        .iter()
-        .filter(|d| d.stored)
-        .map(|d| (d.bucket.clone(), d.key.clone()))
-        .collect()
-}
-
 fn attribute(envelope: &Value, name: &str) -> String {
     envelope["MessageAttributes"][name]["Value"]
         .as_str()
@@ -135,13 +41,13 @@ fn attribute(envelope: &Value, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
     let moto = Moto::start();
-    let (topic_arn, queue_url) = topic_with_queue(&moto).await;
+    let (topic_arn, queue_url) = topic_with_queue(&moto.sdk_config().await).await;
     let cfg = moto.sdk_config().await;
     let s3 = moto.s3().await;
 
     // log_modified: digest #1 lists a log whose content changed; the other five are clean.
     let case = variant("log_modified");
-    upload(&s3, case.objects()).await;
+    upload_objects(&s3, case.objects()).await;
     let keys = key_file(&case, "us-east-1");
     let verifier = DigestVerifier {
         config: VerifierConfig {
@@ -157,7 +63,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
             topic_arn,
         },
     };
-    let digests = stored_digests(&case);
+    let digests = case.stored_digests();
     let keys_only: Vec<&str> = digests.iter().map(|(_, k)| k.as_str()).collect();
     let bucket = &digests[0].0;
     let response = verifier
@@ -189,9 +95,9 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
 
     // The same clean chain: silence.
     moto_reset(&moto).await;
-    let (topic_arn, queue_url) = topic_with_queue(&moto).await;
+    let (topic_arn, queue_url) = topic_with_queue(&moto.sdk_config().await).await;
     let clean = variant("clean");
-    upload(&s3, clean.objects()).await;
+    upload_objects(&s3, clean.objects()).await;
     let keys = key_file(&clean, "us-east-1");
     let verifier = DigestVerifier {
         keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
@@ -201,7 +107,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
         },
         ..verifier
     };
-    let digests = stored_digests(&clean);
+    let digests = clean.stored_digests();
     let keys_only: Vec<&str> = digests.iter().map(|(_, k)| k.as_str()).collect();
     verifier
         .handle(events::s3_put(&digests[0].0, &keys_only))
@@ -231,11 +137,11 @@ async fn moto_reset(moto: &Moto) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_under_cargo_lambda_alerts_on_a_broken_chain_only() {
     let moto = Moto::start();
-    let (topic_arn, queue_url) = topic_with_queue(&moto).await;
+    let (topic_arn, queue_url) = topic_with_queue(&moto.sdk_config().await).await;
     let s3 = moto.s3().await;
     // digest_deleted_middle: #3 is gone, so #4's link points to nothing; #5 is clean.
     let case = variant("digest_deleted_middle");
-    upload(&s3, case.objects()).await;
+    upload_objects(&s3, case.objects()).await;
     let keys = key_file(&case, "us-east-1");
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
@@ -345,7 +251,7 @@ async fn trailwatch_verify_json_gives_the_strict_verdict_for_every_variant_class
     let mut runs = 0;
     for case in all_variants() {
         moto_reset(&moto).await;
-        upload(&s3, case.objects()).await;
+        upload_objects(&s3, case.objects()).await;
         for (i, run) in case.runs.iter().enumerate() {
             runs += 1;
             let (code, json) = trailwatch_verify(&moto, &case, i);
@@ -420,7 +326,7 @@ async fn trailwatch_verify_exit_status_2_on_infrastructure_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bucket-that-does-not-exist"));
     // And the human output of a clean run ends with the verdict line.
     let s3 = moto.s3().await;
-    upload(&s3, case.objects()).await;
+    upload_objects(&s3, case.objects()).await;
     let r = &case.runs[0].request;
     let out = Command::new(function_binary("trailwatch"))
         .envs(moto.env())

@@ -13,8 +13,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt, stream};
-use trailwatch_e2e::Moto;
+use trailwatch_e2e::{Moto, aws_env, s3_client_for, upload_objects};
 use trailwatch_shared::digest::testkit::{ChainOptions, TestChain, TestKey, TrailLayout, iso};
 
 fn arg(name: &str, default: &str) -> String {
@@ -87,40 +86,10 @@ async fn main() -> anyhow::Result<()> {
         Server::Harness(Moto::start())
     };
     let s3 = moto.s3().await;
-    s3.create_bucket()
-        .bucket(&chain.layout.bucket)
-        .send()
-        .await?;
     let t = Instant::now();
-    stream::iter(objects)
-        .map(|o| {
-            let s3 = s3.clone();
-            async move {
-                s3.put_object()
-                    .bucket(&o.bucket)
-                    .key(&o.key)
-                    .set_metadata(Some(o.metadata))
-                    .body(o.bytes.into())
-                    .send()
-                    .await
-                    .map(|_| ())
-            }
-        })
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await?;
+    upload_objects(&s3, objects).await;
     println!("uploaded to moto in {:.1} s", t.elapsed().as_secs_f64());
 
-    let keys = tempfile::NamedTempFile::new()?;
-    let entries: Vec<_> = chain
-        .keys
-        .iter()
-        .map(|k| k.list_public_keys_entry(1_770_000_000, 1_790_000_000))
-        .collect();
-    std::fs::write(
-        keys.path(),
-        serde_json::json!({ "PublicKeyList": entries }).to_string(),
-    )?;
     let request = chain.default_request();
     for concurrency in concurrencies {
         let t = Instant::now();
@@ -220,30 +189,11 @@ impl Server {
     }
 
     fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ]
+        aws_env(&self.endpoint())
     }
 
     async fn s3(&self) -> aws_sdk_s3::Client {
-        let cfg = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(aws_config::Region::from_static("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .load()
-            .await;
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&cfg)
-                .force_path_style(true)
-                .build(),
-        )
+        s3_client_for(&self.endpoint()).await
     }
 }
 

@@ -5,13 +5,14 @@
 //! Every process started here listens on 127.0.0.1 only and is killed (by PID) when its guard
 //! drops, also when a test fails.
 
+pub mod alerts;
 pub mod events;
 mod lambda;
 mod moto;
 pub mod time;
 
 pub use lambda::{LambdaWatch, function_binary};
-pub use moto::{Moto, SentNotification};
+pub use moto::{Moto, SentNotification, aws_env, s3_client_for, sdk_config_for, upload_objects};
 
 use std::path::{Path, PathBuf};
 

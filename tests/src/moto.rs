@@ -1,9 +1,12 @@
 //! `moto_server` as the local AWS.
 
+use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use trailwatch_shared::digest::testkit::TestObject;
 
 use crate::{free_port, require_tool, wait_for_port};
 
@@ -37,39 +40,82 @@ impl Moto {
 
     /// Environment for a process (a function binary) that should talk to this moto.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL".into(), self.endpoint()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ]
+        aws_env(&self.endpoint())
     }
 
     /// SDK configuration pointed at this moto, with static test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(Region::from_static("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "trailwatch-e2e",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint()).await
     }
 
     /// An S3 client with path-style addressing (moto needs it).
     pub async fn s3(&self) -> aws_sdk_s3::Client {
-        let cfg = self.sdk_config().await;
-        let conf = aws_sdk_s3::config::Builder::from(&cfg)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        s3_client_for(&self.endpoint()).await
     }
+}
+
+/// Environment for a process (a function binary, the CLI, awscli) that should talk to the local
+/// AWS at `endpoint`.
+pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        // awscli reads this one, not AWS_REGION.
+        ("AWS_DEFAULT_REGION".into(), "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ]
+}
+
+/// SDK configuration pointed at the local AWS at `endpoint`, with static test credentials.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::from_static("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "trailwatch-e2e",
+        ))
+        .load()
+        .await
+}
+
+/// An S3 client for the local AWS at `endpoint`, with path-style addressing (moto needs it).
+pub async fn s3_client_for(endpoint: &str) -> aws_sdk_s3::Client {
+    let cfg = sdk_config_for(endpoint).await;
+    let conf = aws_sdk_s3::config::Builder::from(&cfg)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Uploads test objects with their user metadata, creating their buckets as needed.
+pub async fn upload_objects(s3: &aws_sdk_s3::Client, objects: Vec<TestObject>) {
+    use futures::{StreamExt, TryStreamExt, stream};
+    let buckets: BTreeSet<String> = objects.iter().map(|o| o.bucket.clone()).collect();
+    for b in buckets {
+        // Already there is fine: several uploads may share a bucket.
+        let _ = s3.create_bucket().bucket(&b).send().await;
+    }
+    stream::iter(objects)
+        .map(|o| async move {
+            s3.put_object()
+                .bucket(&o.bucket)
+                .key(&o.key)
+                .set_metadata(Some(o.metadata))
+                .body(o.bytes.into())
+                .send()
+                .await
+                .map(|_| ())
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("upload to moto");
 }
 
 impl Drop for Moto {

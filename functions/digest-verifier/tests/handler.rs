@@ -69,21 +69,12 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn all_digests(case: &VariantCase) -> Vec<(String, String)> {
-    case.chains[0]
-        .digests
-        .iter()
-        .filter(|d| d.stored)
-        .map(|d| (d.bucket.clone(), d.key.clone()))
-        .collect()
-}
-
 #[test]
 fn one_alert_per_failing_digest_and_silence_on_clean_ones() {
     // log_modified: digest #1 lists the altered log; the other five digests are clean.
     let c = case("log_modified");
     let v = verifier(&c, false);
-    let digests = all_digests(&c);
+    let digests = c.stored_digests();
     let refs: Vec<(&str, &str)> = digests
         .iter()
         .map(|(b, k)| (b.as_str(), k.as_str()))
@@ -115,7 +106,7 @@ fn one_alert_per_failing_digest_and_silence_on_clean_ones() {
 
     let clean = case("clean");
     let v = verifier(&clean, false);
-    let digests = all_digests(&clean);
+    let digests = clean.stored_digests();
     let refs: Vec<(&str, &str)> = digests
         .iter()
         .map(|(b, k)| (b.as_str(), k.as_str()))

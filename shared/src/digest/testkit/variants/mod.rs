@@ -40,6 +40,17 @@ pub struct VariantCase {
 }
 
 impl VariantCase {
+    /// (bucket, key) of the first chain's digests that are stored, in chain order: what S3
+    /// would announce to the verifier.
+    pub fn stored_digests(&self) -> Vec<(String, String)> {
+        self.chains[0]
+            .digests
+            .iter()
+            .filter(|d| d.stored)
+            .map(|d| (d.bucket.clone(), d.key.clone()))
+            .collect()
+    }
+
     pub fn objects(&self) -> Vec<TestObject> {
         self.chains.iter().flat_map(TestChain::objects).collect()
     }
