@@ -14,7 +14,7 @@ use crate::digest::findings::{FindingCode, Verdict};
 use crate::digest::gzip::sha256;
 use crate::digest::keys::PublicKeyRecord;
 use crate::digest::range::RangeRequest;
-use crate::digest::store::{MemoryStore, StaticKeySource, StoredObject};
+use crate::digest::store::{MemoryStore, StaticKeySource};
 use FindingCode::*;
 use flate2::Compression;
 use serde_json::{Value, json};
@@ -57,15 +57,8 @@ impl VariantCase {
 
     pub fn store(&self) -> MemoryStore {
         let mut store = MemoryStore::default();
-        for o in self.objects() {
-            store.put(
-                &o.bucket,
-                &o.key,
-                StoredObject {
-                    bytes: o.bytes,
-                    metadata: o.metadata,
-                },
-            );
+        for chain in &self.chains {
+            chain.add_to(&mut store);
         }
         store
     }
