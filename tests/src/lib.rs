@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod events;
 mod lambda;
 mod moto;
+pub mod template;
 pub mod time;
 
 pub use lambda::{LambdaWatch, function_binary};
