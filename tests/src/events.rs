@@ -36,3 +36,11 @@ pub fn eventbridge_object_created(bucket: &str, key: &str) -> Value {
                    "source-ip-address": "127.0.0.1", "reason": "PutObject"}
     })
 }
+
+/// The EventBridge "Object Created" event of a versioned bucket: it names the version written,
+/// which the functions read (and S3 authorizes as `s3:GetObjectVersion`).
+pub fn eventbridge_object_version_created(bucket: &str, key: &str, version_id: &str) -> Value {
+    let mut event = eventbridge_object_created(bucket, key);
+    event["detail"]["object"]["version-id"] = json!(version_id);
+    event
+}

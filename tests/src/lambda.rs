@@ -3,8 +3,9 @@
 //! `cargo lambda watch --only-lambda-apis` serves the runtime API and the invoke endpoint; the
 //! harness starts the function binary that `cargo test --workspace` already built (running
 //! `cargo run` from inside a test would wait on the build lock `cargo test` holds) with the
-//! variables a Lambda execution environment sets, and `cargo lambda invoke` sends the event
-//! through the emulator — so the binary's `main`, its cold-start configuration, the runtime
+//! variables a Lambda execution environment sets, and sends the event to the emulator's `Invoke`
+//! API (as `cargo lambda invoke` does, but keeping the function's error document, which that
+//! command does not print) — so the binary's `main`, its cold-start configuration, the runtime
 //! client and the handler all run exactly as on Lambda.
 
 use std::path::PathBuf;
@@ -127,57 +128,46 @@ impl LambdaWatch {
         this
     }
 
-    /// Sends `payload` through `cargo lambda invoke`; `Ok(response)` or `Err(error text)` when
-    /// the function returned an error.
+    /// Sends `payload` to the emulator's Lambda `Invoke` API (what `cargo lambda invoke` does);
+    /// `Ok(response)`, or `Err(error document)` when the function returned an error: the
+    /// `{"errorType", "errorMessage"}` JSON that Lambda puts in the on-failure destination record
+    /// as `responsePayload`.
     pub fn invoke(&self, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
-        let file = tempfile::NamedTempFile::new().expect("temp file");
-        std::fs::write(file.path(), payload.to_string()).expect("write payload");
-        let mut child = Command::new("cargo")
-            .args([
-                "lambda",
-                "invoke",
-                &self.function_name,
-                "--invoke-address",
-                "127.0.0.1",
-            ])
-            .arg("--invoke-port")
-            .arg(self.port.to_string())
-            .arg("--data-file")
-            .arg(file.path())
-            .args(["--output-format", "json"])
-            .current_dir(workspace_root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run cargo lambda invoke");
-        // A function that never reaches the runtime API would leave invoke waiting forever.
-        let deadline = std::time::Instant::now() + INVOKE_TIMEOUT;
-        while child
-            .try_wait()
-            .expect("poll cargo lambda invoke")
-            .is_none()
-        {
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "cargo lambda invoke {} timed out after {INVOKE_TIMEOUT:?}; function output:\n{}",
-                    self.function_name,
-                    self.stdout_so_far()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        use std::io::{Read, Write};
+        let body = payload.to_string();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))
+            .expect("connect to the emulator");
+        // A function that never reaches the runtime API would leave the call waiting forever.
+        stream
+            .set_read_timeout(Some(INVOKE_TIMEOUT))
+            .expect("read timeout");
+        write!(
+            stream,
+            "POST /2015-03-31/functions/{}/invocations HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.function_name,
+            self.port,
+            body.len()
+        )
+        .expect("send the invocation");
+        let mut response = Vec::new();
+        if let Err(e) = stream.read_to_end(&mut response) {
+            panic!(
+                "invoking {} failed or timed out after {INVOKE_TIMEOUT:?} ({e}); function output:\n{}",
+                self.function_name,
+                self.stdout_so_far()
+            );
         }
-        let out = child
-            .wait_with_output()
-            .expect("cargo lambda invoke output");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        if out.status.success() {
-            serde_json::from_str(stdout.trim())
-                .map_err(|e| format!("invoke output is not JSON ({e}): {stdout}"))
+        let response = String::from_utf8_lossy(&response);
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+        let body = decode_body(head, body);
+        if head.starts_with("HTTP/1.1 200") {
+            serde_json::from_str(body.trim())
+                .map_err(|e| format!("invoke output is not JSON ({e}): {body}"))
         } else {
-            Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+            Err(body)
         }
     }
 
@@ -205,4 +195,26 @@ impl Drop for LambdaWatch {
         let _ = self.watch.kill();
         let _ = self.watch.wait();
     }
+}
+
+/// The body of an HTTP/1.1 response, de-chunked when the server chunked it.
+fn decode_body(head: &str, body: &str) -> String {
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    if !chunked {
+        return body.to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
 }

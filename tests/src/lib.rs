@@ -7,6 +7,7 @@
 
 pub mod alerts;
 pub mod events;
+pub mod iam;
 mod lambda;
 mod moto;
 pub mod template;

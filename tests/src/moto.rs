@@ -157,10 +157,24 @@ impl Moto {
 
 /// A plain HTTP/1.0 GET (moto's state API is not an AWS service the SDK can call).
 fn http_get(endpoint: &str, path: &str) -> String {
+    http_request(endpoint, "GET", path, "")
+}
+
+/// A plain HTTP/1.0 POST to moto's state API.
+pub(crate) fn http_post(endpoint: &str, path: &str, body: &str) -> String {
+    http_request(endpoint, "POST", path, body)
+}
+
+fn http_request(endpoint: &str, method: &str, path: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let host = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("request");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");

@@ -8,17 +8,63 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use tokio_util::io::SyncIoBridge;
 use trailwatch_shared::trigger::ObjectRef;
 
+/// The S3 request that was refused, as IAM authorizes it: S3 checks a GetObject that names a
+/// version against `s3:GetObjectVersion`, not `s3:GetObject`, and a ListObjectsV2 against
+/// `s3:ListBucket` on the bucket (with `s3:prefix`). A permission error names the action the
+/// role lacks, so the operator can fix the policy from the log line alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Request<'a> {
+    GetObject { version_id: Option<&'a str> },
+    ListObjects { prefix: &'a str },
+}
+
+impl S3Request<'_> {
+    /// The IAM action S3 authorizes this request with.
+    pub fn iam_action(&self) -> &'static str {
+        match self {
+            S3Request::GetObject { version_id: None } => "s3:GetObject",
+            S3Request::GetObject {
+                version_id: Some(_),
+            } => "s3:GetObjectVersion",
+            S3Request::ListObjects { .. } => "s3:ListBucket",
+        }
+    }
+
+    /// What the role needs, in words an operator can paste into a policy review.
+    fn needs(&self, bucket: &str, key: &str) -> String {
+        match self {
+            S3Request::GetObject { version_id } => format!(
+                "the role needs {} on arn:aws:s3:::{bucket}/{key}{}, and kms:Decrypt on the \
+                 bucket's key if the object is SSE-KMS encrypted",
+                self.iam_action(),
+                version_id
+                    .map(|v| format!(" (version {v})"))
+                    .unwrap_or_default()
+            ),
+            S3Request::ListObjects { prefix } => format!(
+                "the role needs s3:ListBucket on arn:aws:s3:::{bucket} for s3:prefix \"{prefix}\""
+            ),
+        }
+    }
+}
+
 /// Why an object could not be read. The distinction matters for security verdicts: only
 /// `NotFound` may ever be reported as "missing"; `AccessDenied` and `Transient` are
-/// infrastructure problems that fail the invocation so Lambda retries it.
+/// infrastructure problems that fail the invocation (Lambda retries it, then keeps the event in
+/// the failure queue with this message) — never evidence of tampering.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("s3://{bucket}/{key} does not exist")]
     NotFound { bucket: String, key: String },
-    #[error("access denied to s3://{bucket}/{key}: {detail}")]
+    /// Not transient: retrying does not help until the policy changes. Fix the role, then
+    /// `trailwatch redrive` the failure queue.
+    #[error("permission denied: {action} on s3://{bucket}/{key} was refused; {needs}: {detail}")]
     AccessDenied {
         bucket: String,
         key: String,
+        /// The IAM action the refused request needed (`s3:GetObjectVersion`, …).
+        action: &'static str,
+        needs: String,
         detail: String,
     },
     #[error("transient error reading s3://{bucket}/{key}: {detail}")]
@@ -36,13 +82,17 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Classifies any SDK error by HTTP status and error code.
-    pub fn classify<E>(bucket: &str, key: &str, err: &SdkError<E, HttpResponse>) -> Self
+    /// Classifies any SDK error by HTTP status and error code; `request` says what was asked
+    /// (a `key` of a listing is its prefix).
+    pub fn classify<E>(
+        bucket: &str,
+        key: &str,
+        request: S3Request<'_>,
+        err: &SdkError<E, HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let bucket = bucket.to_owned();
-        let key = key.to_owned();
         let detail = aws_sdk_s3::error::DisplayErrorContext(err).to_string();
         let (code, status) = match err {
             SdkError::ServiceError(se) => (
@@ -53,14 +103,28 @@ impl FetchError {
             | SdkError::TimeoutError(_)
             | SdkError::DispatchFailure(_) => {
                 return FetchError::Transient {
-                    bucket,
-                    key,
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
                     detail,
                 };
             }
             _ => (None, None),
         };
-        match (code.as_deref(), status) {
+        Self::from_response(bucket, key, request, code.as_deref(), status, detail)
+    }
+
+    /// The classification itself, on what the service answered.
+    pub fn from_response(
+        bucket: &str,
+        key: &str,
+        request: S3Request<'_>,
+        code: Option<&str>,
+        status: Option<u16>,
+        detail: String,
+    ) -> Self {
+        let bucket = bucket.to_owned();
+        let key = key.to_owned();
+        match (code, status) {
             // A 404 too, but a missing bucket is a configuration problem, never evidence that
             // an object was deleted.
             (Some("NoSuchBucket"), _) => FetchError::Other {
@@ -73,6 +137,8 @@ impl FetchError {
             }
             (Some("AccessDenied" | "AllAccessDisabled" | "KMS.AccessDeniedException"), _)
             | (_, Some(403)) => FetchError::AccessDenied {
+                action: request.iam_action(),
+                needs: request.needs(&bucket, &key),
                 bucket,
                 key,
                 detail,
@@ -95,14 +161,6 @@ impl FetchError {
                 detail,
             },
         }
-    }
-
-    /// Whether retrying later can help (drives Lambda's retry through a failed invocation).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            FetchError::Transient { .. } | FetchError::AccessDenied { .. }
-        )
     }
 }
 
@@ -137,11 +195,92 @@ pub async fn open_object(
         .set_version_id(object.version_id.clone())
         .send()
         .await
-        .map_err(|e| FetchError::classify(&object.bucket, &object.key, &e))?;
+        .map_err(|e| {
+            let request = S3Request::GetObject {
+                version_id: object.version_id.as_deref(),
+            };
+            FetchError::classify(&object.bucket, &object.key, request, &e)
+        })?;
     Ok(ObjectBody {
         object: object.clone(),
         metadata: out.metadata.clone().unwrap_or_default(),
         content_length: out.content_length,
         body: out.body,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denied(request: S3Request<'_>) -> FetchError {
+        FetchError::from_response(
+            "trail",
+            "AWSLogs/1/CloudTrail/x.json.gz",
+            request,
+            Some("AccessDenied"),
+            Some(403),
+            "Access Denied".into(),
+        )
+    }
+
+    #[test]
+    fn a_refused_versioned_read_names_get_object_version() {
+        let e = denied(S3Request::GetObject {
+            version_id: Some("v1"),
+        });
+        assert!(
+            matches!(
+                e,
+                FetchError::AccessDenied {
+                    action: "s3:GetObjectVersion",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("permission denied: s3:GetObjectVersion on s3://trail/AWSLogs/1/CloudTrail/x.json.gz"), "{text}");
+        assert!(text.contains("(version v1)"), "{text}");
+    }
+
+    #[test]
+    fn each_request_names_its_own_action() {
+        let plain = denied(S3Request::GetObject { version_id: None });
+        assert!(
+            plain
+                .to_string()
+                .contains("needs s3:GetObject on arn:aws:s3:::trail/")
+        );
+        let list = denied(S3Request::ListObjects { prefix: "AWSLogs/" });
+        assert!(
+            list.to_string()
+                .contains("s3:ListBucket on arn:aws:s3:::trail for s3:prefix \"AWSLogs/\""),
+            "{list}"
+        );
+    }
+
+    #[test]
+    fn only_a_404_is_missing_and_a_403_never_is() {
+        let get = S3Request::GetObject { version_id: None };
+        let e = FetchError::from_response("b", "k", get, None, Some(404), String::new());
+        assert!(matches!(e, FetchError::NotFound { .. }));
+        let e = FetchError::from_response("b", "k", get, None, Some(403), String::new());
+        assert!(matches!(e, FetchError::AccessDenied { .. }));
+        let e = FetchError::from_response(
+            "b",
+            "k",
+            get,
+            Some("NoSuchBucket"),
+            Some(404),
+            String::new(),
+        );
+        assert!(
+            matches!(e, FetchError::Other { .. }),
+            "a missing bucket is not a missing object"
+        );
+        let e =
+            FetchError::from_response("b", "k", get, Some("SlowDown"), Some(503), String::new());
+        assert!(matches!(e, FetchError::Transient { .. }));
+    }
 }

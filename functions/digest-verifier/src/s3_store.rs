@@ -8,7 +8,7 @@ use std::io::Read;
 
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use tokio_util::io::SyncIoBridge;
-use trailwatch_lambda_common::s3_read::FetchError;
+use trailwatch_lambda_common::s3_read::{FetchError, S3Request};
 use trailwatch_shared::digest::{DigestStore, StoreError, StoredObject};
 
 /// Reads the trail bucket through the S3 API.
@@ -23,13 +23,38 @@ impl S3DigestStore {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<GetObjectOutput, StoreError> {
-        self.s3
-            .get_object()
+        let request = S3Request::GetObject { version_id: None };
+        match self.s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(out) => Ok(out),
+            Err(e) => match FetchError::classify(bucket, key, request, &e) {
+                denied @ FetchError::AccessDenied { .. } => {
+                    Err(self.confirm_denied(bucket, key, denied).await)
+                }
+                other => Err(store_error(other)),
+            },
+        }
+    }
+
+    /// S3 answers a GetObject of a missing key with 403 unless the caller may list the whole
+    /// bucket, and the template grants `s3:ListBucket` only under `AWSLogs/` (an `s3:prefix`
+    /// condition, which S3's implicit check does not carry). A listing of exactly that key
+    /// tells a deleted object (missing, a finding) from a refused read (an error, never a
+    /// finding); if the listing is refused as well, the read stays refused.
+    async fn confirm_denied(&self, bucket: &str, key: &str, denied: FetchError) -> StoreError {
+        let listing = self
+            .s3
+            .list_objects_v2()
             .bucket(bucket)
-            .key(key)
+            .prefix(key)
+            .max_keys(1)
             .send()
-            .await
-            .map_err(|e| store_error(FetchError::classify(bucket, key, &e)))
+            .await;
+        match listing {
+            Ok(page) if !page.contents().iter().any(|o| o.key() == Some(key)) => {
+                StoreError::NotFound
+            }
+            _ => store_error(denied),
+        }
     }
 }
 
@@ -40,7 +65,7 @@ pub const MAX_WHOLE_OBJECT_BYTES: usize = 64 << 20;
 pub fn store_error(e: FetchError) -> StoreError {
     match e {
         FetchError::NotFound { .. } => StoreError::NotFound,
-        FetchError::AccessDenied { detail, .. } => StoreError::AccessDenied(detail),
+        denied @ FetchError::AccessDenied { .. } => StoreError::AccessDenied(denied.to_string()),
         FetchError::Transient { detail, .. } | FetchError::Other { detail, .. } => {
             StoreError::Infrastructure(detail)
         }
@@ -98,8 +123,10 @@ impl DigestStore for S3DigestStore {
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| store_error(FetchError::classify(&bucket, &prefix, &e)))?;
+                let request = S3Request::ListObjects { prefix: &prefix };
+                let page = page.map_err(|e| {
+                    store_error(FetchError::classify(&bucket, &prefix, request, &e))
+                })?;
                 keys.extend(
                     page.contents()
                         .iter()

@@ -55,9 +55,8 @@ use serde::Serialize;
 /// Why verification could not be completed. None of these says anything about tampering.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    #[error(
-        "access denied reading {object}: {message} (grant s3:GetObject and s3:ListBucket on the trail bucket)"
-    )]
+    /// `message` says which permission the refused request needed (the store knows the request).
+    #[error("access denied reading {object}: {message}")]
     AccessDenied { object: String, message: String },
     #[error("storage failure reading {object}: {message}")]
     Infrastructure { object: String, message: String },

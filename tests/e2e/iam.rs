@@ -1,0 +1,592 @@
+//! The three functions with exactly the permissions `template.yaml` gives them, under IAM
+//! enforcement, against a versioned trail bucket.
+//!
+//! For each function the harness reads the role's policies from the template (intrinsics
+//! resolved to this test's bucket, topic, log group and queues), creates that role in moto,
+//! assumes it, switches moto's IAM enforcement on and runs the real binary under the Lambda
+//! runtime API with the role's temporary credentials. The events carry `version-id` as
+//! EventBridge sends them for a versioned bucket (what `CreateTrail=true` deploys), and once they
+//! do not (an S3 notification from an unversioned bucket).
+//!
+//! Negative controls drop one action from the template's policies and show the function fails
+//! with a permission error naming the bucket, the key and the action — not a verdict, not an
+//! alert, not "missing".
+//!
+//! What moto cannot enforce is stated in `trailwatch_e2e::iam::for_moto` and covered by the
+//! permission table test (`e2e/permissions.rs`). SNS is served by a second moto that does not
+//! enforce IAM: moto's SigV4 check rejects the Rust SDK's SNS `Publish` (SignatureDoesNotMatch)
+//! under enforcement, so `sns:Publish` is proven by the table test and the alert's arrival here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use trailwatch_e2e::iam::{RoleCredentials, for_moto, role_with_policies, without_action};
+use trailwatch_e2e::template::{Bindings, ResourceValues, function_policies};
+use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time, upload_objects};
+use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const LOG_GROUP: &str = "/trailwatch/cloudtrail";
+const TOPIC: &str = "trailwatch-alerts";
+const CONFIG_BUCKET: &str = "trailwatch-config";
+const RULES_KEY: &str = "rules/custom.json";
+const PREFIX: &str = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/";
+/// StopLogging, an IAM policy change, a bucket policy change, AccessDenied calls.
+const ATTACK: &str = "218007301253_CloudTrail_us-east-1_20230710T1205Z_UljXNp9xLp8nsAGc.json";
+const QUIET: &str = "218007301253_CloudTrail_us-east-1_20230710T1230Z_AvIajGd5rkz6vTy4.json";
+
+fn template() -> PathBuf {
+    trailwatch_e2e::workspace_root().join("template.yaml")
+}
+
+/// The local AWS: `aws` enforces IAM once switched on; `sns` is the alert topic's home.
+struct World {
+    aws: Moto,
+    sns: Moto,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    topic_arn: String,
+}
+
+async fn world(bucket: &str) -> World {
+    let aws = Moto::start();
+    let sns_moto = Moto::start();
+    let s3 = aws.s3().await;
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&aws.sdk_config().await);
+    logs.create_log_group()
+        .log_group_name(LOG_GROUP)
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = aws_sdk_sns::Client::new(&sns_moto.sdk_config().await)
+        .create_topic()
+        .name(TOPIC)
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    World {
+        aws,
+        sns: sns_moto,
+        s3,
+        bucket: bucket.to_owned(),
+        topic_arn,
+    }
+}
+
+impl World {
+    /// What the template's intrinsics resolve to in this world (`CreateTrail=true`, so the trail
+    /// bucket is the stack's `TrailBucket`).
+    fn bindings(&self, parameters: &[(&str, &str)]) -> Bindings {
+        let arn =
+            |service: &str, rest: &str| format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}");
+        let queue = |name: &str| {
+            ResourceValues::new(
+                format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"),
+                &[("Arn", &arn("sqs", name)), ("QueueName", name)],
+            )
+        };
+        let mut resources = BTreeMap::new();
+        resources.insert(
+            "TrailBucket".into(),
+            ResourceValues::new(
+                self.bucket.clone(),
+                &[("Arn", &format!("arn:aws:s3:::{}", self.bucket))],
+            ),
+        );
+        resources.insert(
+            "AlertTopic".into(),
+            ResourceValues::new(self.topic_arn.clone(), &[("TopicName", TOPIC)]),
+        );
+        resources.insert(
+            "CloudTrailLogGroup".into(),
+            ResourceValues::new(
+                LOG_GROUP,
+                &[("Arn", &arn("logs", &format!("log-group:{LOG_GROUP}:*")))],
+            ),
+        );
+        for q in [
+            "ForwarderFailureQueue",
+            "AlerterFailureQueue",
+            "DigestVerifierFailureQueue",
+        ] {
+            resources.insert(q.into(), queue(q));
+        }
+        Bindings {
+            partition: "aws".into(),
+            region: REGION.into(),
+            account_id: ACCOUNT.into(),
+            stack_name: "trailwatch".into(),
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            resources,
+        }
+    }
+
+    /// The function's policies as the template writes them, resolved for this world.
+    fn template_policies(&self, function: &str, parameters: &[(&str, &str)]) -> Vec<Value> {
+        function_policies(&template(), function, &self.bindings(parameters))
+            .unwrap_or_else(|e| panic!("{function}'s policies from template.yaml: {e:#}"))
+    }
+
+    /// A role with `policies` (adapted to what moto evaluates), assumed.
+    async fn role(&self, name: &str, policies: &[Value]) -> RoleCredentials {
+        let moto_policies: Vec<Value> = policies.iter().map(for_moto).collect();
+        role_with_policies(&self.aws, name, &moto_policies).await
+    }
+
+    /// The environment of a function running as `role`: every AWS call goes to the enforcing
+    /// moto with the role's credentials, except SNS (see the module comment).
+    fn function_env(
+        &self,
+        role: &RoleCredentials,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let mut env = role.apply_to(&self.aws.env());
+        env.push(("AWS_ENDPOINT_URL_SNS".into(), self.sns.endpoint()));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        env
+    }
+
+    /// Uploads `body` gzipped at `key`; returns the version S3 gave it.
+    async fn put(&self, key: &str, body: &[u8]) -> String {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(gzip(body).into())
+            .send()
+            .await
+            .unwrap()
+            .version_id
+            .expect("a versioned bucket returns the version written")
+    }
+}
+
+/// A real log file re-dated to yesterday, so CloudWatch Logs accepts its events.
+fn redated(name: &str) -> String {
+    let text = std::fs::read_to_string(fixture(&format!("cloudtrail/{name}"))).unwrap();
+    text.replace("\"2023-07-10T", &format!("\"{}T", time::yesterday()))
+}
+
+fn record_count(text: &str) -> usize {
+    serde_json::from_str::<Value>(text).unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// Asserts a refused read is reported as a permission error that an operator can act on: the
+/// bucket, the key and the IAM action, in the invocation's error (the failure record) and in
+/// the function's log.
+fn assert_permission_error(error: &str, log: &str, bucket: &str, key: &str, action: &str) {
+    let expected = format!("permission denied: {action} on s3://{bucket}/{key}");
+    assert!(
+        error.contains(&expected),
+        "the invocation error must say `{expected}`: {error}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&expected) && l.contains("object failed")),
+        "the function log must say `{expected}`:\n{log}"
+    );
+}
+
+// ------------------------------------------------------------------------ forwarder ---------
+
+async fn forwarded_messages(w: &World, stream: &str) -> usize {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&w.aws.sdk_config().await);
+    let mut n = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let page = logs
+            .get_log_events()
+            .log_group_name(LOG_GROUP)
+            .log_stream_name(stream)
+            .start_from_head(true)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .unwrap();
+        n += page.events().len();
+        let next = page.next_forward_token().map(str::to_owned);
+        if page.events().is_empty() || next == token {
+            return n;
+        }
+        token = next;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarder_forwards_every_record_with_the_templates_permissions() {
+    let w = world("trail-forwarder").await;
+    let versioned = format!("{PREFIX}{ATTACK}.gz");
+    let plain = format!("{PREFIX}{QUIET}.gz");
+    let (a, q) = (redated(ATTACK), redated(QUIET));
+    let version = w.put(&versioned, a.as_bytes()).await;
+    w.put(&plain, q.as_bytes()).await;
+
+    let role = w
+        .role("forwarder", &w.template_policies("ForwarderFunction", &[]))
+        .await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start(
+        "forwarder",
+        &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
+    );
+    let eventbridge = events::eventbridge_object_version_created(&w.bucket, &versioned, &version);
+    let response = watch.invoke(&eventbridge);
+    let notification = watch.invoke(&events::s3_put(&w.bucket, &[&plain]));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    assert_eq!(
+        response.as_ref().map(|r| r["status"].clone()),
+        Ok(json!("ok")),
+        "{log}"
+    );
+    assert_eq!(
+        notification.map(|r| r["status"].clone()),
+        Ok(json!("ok")),
+        "{log}"
+    );
+    let stream = "218007301253_CloudTrail_us-east-1";
+    assert_eq!(
+        forwarded_messages(&w, stream).await,
+        record_count(&a) + record_count(&q),
+        "every record of both files, once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarder_without_get_object_version_reports_the_missing_permission() {
+    let w = world("trail-forwarder-denied").await;
+    let key = format!("{PREFIX}{ATTACK}.gz");
+    let version = w.put(&key, redated(ATTACK).as_bytes()).await;
+    let policies = without_action(
+        &w.template_policies("ForwarderFunction", &[]),
+        "s3:GetObjectVersion",
+    );
+    let role = w.role("forwarder-no-version", &policies).await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start(
+        "forwarder",
+        &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
+    );
+    let result = watch.invoke(&events::eventbridge_object_version_created(
+        &w.bucket, &key, &version,
+    ));
+    // The same object without a version is still readable: only the versioned read is refused.
+    let plain = watch.invoke(&events::s3_put(&w.bucket, &[&key]));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    let error = result
+        .expect_err("a refused read fails the invocation (Lambda retries, then the failure queue)");
+    assert_permission_error(&error, &log, &w.bucket, &key, "s3:GetObjectVersion");
+    assert_eq!(plain.map(|r| r["status"].clone()), Ok(json!("ok")), "{log}");
+}
+
+// ------------------------------------------------------------------------ alerter -----------
+
+fn custom_rules() -> Value {
+    json!({"rules": [{
+        "id": "team:stop-logging", "title": "Trail stopped",
+        "pattern": "{ $.eventSource = cloudtrail.amazonaws.com && $.eventName = StopLogging }",
+        "severity": "CRITICAL", "threshold": 1
+    }]})
+}
+
+fn alerter_parameters() -> Vec<(&'static str, String)> {
+    vec![(
+        "CustomRulesS3Uri",
+        format!("s3://{CONFIG_BUCKET}/{RULES_KEY}"),
+    )]
+}
+
+async fn alerter_world(bucket: &str) -> World {
+    let w = world(bucket).await;
+    w.s3.create_bucket()
+        .bucket(CONFIG_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    w.s3.put_object()
+        .bucket(CONFIG_BUCKET)
+        .key(RULES_KEY)
+        .body(custom_rules().to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    w
+}
+
+fn alerter_env(w: &World, role: &RoleCredentials) -> Vec<(String, String)> {
+    let rules_uri = format!("s3://{CONFIG_BUCKET}/{RULES_KEY}");
+    w.function_env(
+        role,
+        &[
+            ("ALERT_TOPIC_ARN", &w.topic_arn),
+            ("CUSTOM_RULES_S3_URI", &rules_uri),
+        ],
+    )
+}
+
+fn params<'a>(p: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    p.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerter_reads_its_rules_and_alerts_with_the_templates_permissions() {
+    let w = alerter_world("trail-alerter").await;
+    let key = format!("{PREFIX}{ATTACK}.gz");
+    let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
+    let version = w.put(&key, &raw).await;
+    let p = alerter_parameters();
+    let role = w
+        .role(
+            "alerter",
+            &w.template_policies("AlerterFunction", &params(&p)),
+        )
+        .await;
+    w.aws.enforce_iam(true);
+    // The custom rules are read from S3 at cold start, under enforcement too.
+    let watch = LambdaWatch::start("alerter", &alerter_env(&w, &role));
+    let versioned = watch.invoke(&events::eventbridge_object_version_created(
+        &w.bucket, &key, &version,
+    ));
+    let first = w.sns.sent_notifications().len();
+    let plain = watch.invoke(&events::s3_put(&w.bucket, &[&key]));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    assert_eq!(
+        versioned.map(|r| r["status"].clone()),
+        Ok(json!("ok")),
+        "{log}"
+    );
+    assert_eq!(plain.map(|r| r["status"].clone()), Ok(json!("ok")), "{log}");
+    let sent = w.sns.sent_notifications();
+    let subjects: Vec<&str> = sent.iter().map(|n| n.subject.as_str()).collect();
+    assert!(
+        first > 0,
+        "the versioned read raised alerts: {subjects:?}\n{log}"
+    );
+    assert_eq!(
+        sent.len(),
+        2 * first,
+        "the same alerts from both event shapes: {subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("team:stop-logging")),
+        "the custom rule read from S3 under enforcement fired: {subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("] CloudWatch.5 ")),
+        "a built-in rule fired: {subjects:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerter_without_get_object_version_reports_the_missing_permission() {
+    let w = alerter_world("trail-alerter-denied").await;
+    let key = format!("{PREFIX}{ATTACK}.gz");
+    let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
+    let version = w.put(&key, &raw).await;
+    let p = alerter_parameters();
+    let policies = without_action(
+        &w.template_policies("AlerterFunction", &params(&p)),
+        "s3:GetObjectVersion",
+    );
+    let role = w.role("alerter-no-version", &policies).await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start("alerter", &alerter_env(&w, &role));
+    let result = watch.invoke(&events::eventbridge_object_version_created(
+        &w.bucket, &key, &version,
+    ));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    let error = result.expect_err("a refused read fails the invocation");
+    assert_permission_error(&error, &log, &w.bucket, &key, "s3:GetObjectVersion");
+    assert!(
+        w.sns.sent_notifications().is_empty(),
+        "no alert from a file that was not read"
+    );
+}
+
+// ------------------------------------------------------------------------ digest-verifier ---
+
+fn variant(name: &str) -> VariantCase {
+    all_variants()
+        .into_iter()
+        .find(|v| v.name == name)
+        .expect("variant exists")
+}
+
+/// A chain of `case` uploaded to a versioned bucket, its key file, and a verifier role.
+async fn verifier_world(
+    case: &VariantCase,
+    drop_action: Option<&str>,
+) -> (World, tempfile::NamedTempFile, RoleCredentials) {
+    let digests = case.stored_digests();
+    let w = world(&digests[0].0).await;
+    upload_objects(&w.s3, case.objects()).await;
+    let keys = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(keys.path(), case.list_public_keys_json(REGION).to_string()).unwrap();
+    let mut policies = w.template_policies("DigestVerifierFunction", &[]);
+    if let Some(action) = drop_action {
+        policies = without_action(&policies, action);
+    }
+    let role = w.role("digest-verifier", &policies).await;
+    (w, keys, role)
+}
+
+fn verifier_env(
+    w: &World,
+    role: &RoleCredentials,
+    keys: &tempfile::NamedTempFile,
+) -> Vec<(String, String)> {
+    let keys = keys.path().to_string_lossy().to_string();
+    w.function_env(
+        role,
+        &[
+            ("ALERT_TOPIC_ARN", &w.topic_arn),
+            ("PUBLIC_KEYS_FILE", &keys),
+        ],
+    )
+}
+
+/// The version S3 gave an uploaded object (what EventBridge would name).
+async fn version_of(w: &World, bucket: &str, key: &str) -> String {
+    w.s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .expect("versioned bucket")
+}
+
+/// The verdicts the verifier logged, by digest key.
+fn verdicts(log: &str) -> BTreeMap<String, String> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some() && v.get("verdict").is_some())
+        .map(|v| {
+            (
+                v["object"].as_str().unwrap_or_default().to_owned(),
+                v["verdict"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_verifier_gives_verdicts_and_alerts_with_the_templates_permissions() {
+    let case = variant("log_modified");
+    let (w, keys, role) = verifier_world(&case, None).await;
+    let digests = case.stored_digests();
+    let mut versions = Vec::new();
+    for (bucket, key) in &digests {
+        versions.push(version_of(&w, bucket, key).await);
+    }
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
+    let mut results = Vec::new();
+    for (i, (bucket, key)) in digests.iter().enumerate() {
+        // Half the digests as EventBridge sends them for a versioned bucket, half as S3
+        // notifications without a version.
+        let event = if i % 2 == 0 {
+            events::eventbridge_object_version_created(bucket, key, &versions[i])
+        } else {
+            events::s3_put(bucket, &[key])
+        };
+        results.push(watch.invoke(&event));
+    }
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    for r in &results {
+        assert_eq!(
+            r.as_ref().map(|r| r["status"].clone()),
+            Ok(json!("ok")),
+            "{log}"
+        );
+    }
+    let verdicts = verdicts(&log);
+    assert_eq!(
+        verdicts.len(),
+        digests.len(),
+        "a verdict per digest: {verdicts:?}\n{log}"
+    );
+    let failing = format!("s3://{}/{}", digests[1].0, digests[1].1);
+    for (object, verdict) in &verdicts {
+        let want = if *object == failing { "FAIL" } else { "PASS" };
+        assert_eq!(verdict, want, "{object}");
+    }
+    let sent = w.sns.sent_notifications();
+    assert_eq!(
+        sent.len(),
+        1,
+        "one alert, for the digest whose log changed: {sent:?}"
+    );
+    assert!(
+        sent[0].message.contains("LOG_HASH_MISMATCH"),
+        "{}",
+        sent[0].message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
+    let case = variant("clean");
+    let (w, keys, role) = verifier_world(&case, Some("s3:GetObject")).await;
+    let digests = case.stored_digests();
+    let (bucket, key) = &digests[0];
+    let version = version_of(&w, bucket, key).await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
+    let result = watch.invoke(&events::eventbridge_object_version_created(
+        bucket, key, &version,
+    ));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    let error = result.expect_err("an unreadable digest fails the invocation");
+    assert!(
+        error.contains(key)
+            && error.contains("s3:GetObject")
+            && error.contains("permission denied"),
+        "the error names the digest and the action: {error}"
+    );
+    assert!(
+        verdicts(&log).is_empty(),
+        "no verdict from a digest that was not read:\n{log}"
+    );
+    assert!(
+        w.sns.sent_notifications().is_empty(),
+        "a refused read is not reported as tampering"
+    );
+}
