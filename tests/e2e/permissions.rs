@@ -1443,11 +1443,20 @@ mod scan {
         if dir.is_dir() {
             out.extend(rust_files(&dir)?);
         }
-        ensure!(
-            !out.is_empty(),
-            "no {module}.rs or {module}/ in {}",
-            src.display()
-        );
+        if out.is_empty() {
+            // An item of lib.rs itself (`crate::SOME_CONST`): lib.rs is what is used.
+            let lib = src.join("lib.rs");
+            let code = strip_comments_and_strings(&std::fs::read_to_string(&lib)?);
+            let defines = code
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|w| w == module);
+            ensure!(
+                defines,
+                "no {module}.rs, {module}/ or item {module} in {}",
+                src.display()
+            );
+            out.push(lib);
+        }
         Ok(out)
     }
 
