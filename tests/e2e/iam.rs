@@ -197,17 +197,26 @@ fn record_count(text: &str) -> usize {
 }
 
 /// Asserts a refused read is reported as a permission error that an operator can act on: the
-/// bucket, the key and the IAM action, in the invocation's error (the failure record) and in
-/// the function's log.
+/// bucket, the key and the IAM action, in the invocation's error document (what Lambda keeps in
+/// the failure record as `responsePayload`, with `errorType` telling a missing permission from a
+/// fault) and in the function's log.
 fn assert_permission_error(error: &str, log: &str, bucket: &str, key: &str, action: &str) {
+    let document: Value = serde_json::from_str(error)
+        .unwrap_or_else(|e| panic!("the error document is JSON ({e}): {error}"));
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}"
+    );
     let expected = format!("permission denied: {action} on s3://{bucket}/{key}");
+    let message = document["errorMessage"].as_str().unwrap_or_default();
     assert!(
-        error.contains(&expected),
-        "the invocation error must say `{expected}`: {error}"
+        message.contains(&expected),
+        "the failure record must say `{expected}`: {message}"
     );
     assert!(
-        log.lines()
-            .any(|l| l.contains(&expected) && l.contains("object failed")),
+        log.lines().any(|l| l.contains(&expected)
+            && l.contains("object failed")
+            && l.contains("\"permission_denied\":true")),
         "the function log must say `{expected}`:\n{log}"
     );
 }
@@ -305,6 +314,42 @@ async fn forwarder_without_get_object_version_reports_the_missing_permission() {
         .expect_err("a refused read fails the invocation (Lambda retries, then the failure queue)");
     assert_permission_error(&error, &log, &w.bucket, &key, "s3:GetObjectVersion");
     assert_eq!(plain.map(|r| r["status"].clone()), Ok(json!("ok")), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarder_without_put_log_events_reports_the_missing_permission() {
+    let w = world("trail-forwarder-no-logs").await;
+    let key = format!("{PREFIX}{ATTACK}.gz");
+    let version = w.put(&key, redated(ATTACK).as_bytes()).await;
+    let policies = without_action(
+        &w.template_policies("ForwarderFunction", &[]),
+        "logs:PutLogEvents",
+    );
+    let role = w.role("forwarder-no-put", &policies).await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start(
+        "forwarder",
+        &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
+    );
+    let result = watch.invoke(&events::eventbridge_object_version_created(
+        &w.bucket, &key, &version,
+    ));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    let error = result.expect_err("a refused PutLogEvents fails the invocation");
+    let document: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}"
+    );
+    let message = document["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&key)
+            && message.contains("permission denied: the role needs logs:PutLogEvents on the log group /trailwatch/cloudtrail"),
+        "{message}"
+    );
+    assert!(log.contains("\"permission_denied\":true"), "{log}");
 }
 
 // ------------------------------------------------------------------------ alerter -----------

@@ -13,12 +13,13 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use trailwatch_lambda_common::intake::{ItemsFailed, run_items};
+use trailwatch_lambda_common::failure::ObjectFailure;
+use trailwatch_lambda_common::intake::run_items;
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
 use trailwatch_shared::layout::{KeyLocation, ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
 use trailwatch_shared::records::ReaderLimits;
-use trailwatch_shared::trigger::{ObjectRef, TriggerError, decode};
+use trailwatch_shared::trigger::{ObjectRef, decode};
 
 use crate::config::AlerterConfig;
 use crate::insights::scan_insights_file;
@@ -40,13 +41,7 @@ pub struct Alerter<P: AlertPublisher> {
     pub limits: ReaderLimits,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error(transparent)]
-    Trigger(#[from] TriggerError),
-    #[error(transparent)]
-    Items(#[from] ItemsFailed),
-}
+pub use trailwatch_lambda_common::intake::InvocationError as HandlerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -65,9 +60,21 @@ pub enum ObjectError {
         failed: usize,
         total: usize,
         detail: String,
+        /// Every failed publish was refused (a permission the role lacks).
+        refused: bool,
     },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl ObjectFailure for ObjectError {
+    fn permission_denied(&self) -> bool {
+        match self {
+            ObjectError::Fetch(e) => e.permission_denied(),
+            ObjectError::Publish { refused, .. } => *refused,
+            ObjectError::Read { .. } | ObjectError::Internal(_) => false,
+        }
+    }
 }
 
 /// What happened to one object.
@@ -162,7 +169,7 @@ impl<P: AlertPublisher> Alerter<P> {
             .count("RecordsEvaluated", scan.records_evaluated)
             .count("RecordsMatched", matches)
             .count("AlertsPublished", published as u64)
-            .count("PublishFailures", failures.len() as u64)
+            .count("PublishFailures", failures.texts.len() as u64)
             .property("object", uri)
             .emit();
         // Bounded cardinality: one line per rule that matched, dimension = the rule id.
@@ -180,7 +187,7 @@ impl<P: AlertPublisher> Alerter<P> {
                 .emit();
         }
         tracing::info!(object = %uri, records = scan.records_evaluated, matches, alerts = published,
-            publish_failures = failures.len(), "log file evaluated");
+            publish_failures = failures.texts.len(), "log file evaluated");
 
         failure_of(
             &failures,
@@ -216,7 +223,7 @@ impl<P: AlertPublisher> Alerter<P> {
             .count("RecordsEvaluated", scan.records_evaluated)
             .count("InsightsStarted", scan.alerts.len() as u64)
             .count("AlertsPublished", published as u64)
-            .count("PublishFailures", failures.len() as u64)
+            .count("PublishFailures", failures.texts.len() as u64)
             .property("object", uri)
             .emit();
         failure_of(
@@ -233,10 +240,10 @@ impl<P: AlertPublisher> Alerter<P> {
     }
 
     /// Publishes every message (one failure does not stop the others); returns how many were
-    /// published and the failures' descriptions.
-    async fn publish_all(&self, messages: &[&AlertMessage], uri: &str) -> (usize, Vec<String>) {
+    /// published and the failures.
+    async fn publish_all(&self, messages: &[&AlertMessage], uri: &str) -> (usize, PublishFailures) {
         let mut published = 0;
-        let mut failures = Vec::new();
+        let mut failures = PublishFailures::default();
         for m in messages {
             match self.publisher.publish(m).await {
                 Ok(id) => {
@@ -245,7 +252,10 @@ impl<P: AlertPublisher> Alerter<P> {
                 }
                 Err(e) => {
                     tracing::error!(object = %uri, rule_id = %m.attributes.rule_id, error = %e, "alert could not be published");
-                    failures.push(format!("{}: {e}", m.attributes.rule_id));
+                    failures.refused += usize::from(e.refused);
+                    failures
+                        .texts
+                        .push(format!("{}: {e}", m.attributes.rule_id));
                 }
             }
         }
@@ -262,20 +272,29 @@ fn file_context(object: &ObjectRef, location: &KeyLocation) -> FileContext {
     }
 }
 
+/// The alerts of one file that could not be published.
+#[derive(Debug, Default)]
+struct PublishFailures {
+    texts: Vec<String>,
+    /// How many of them SNS refused.
+    refused: usize,
+}
+
 /// A file is done only when every alert was published and the whole file was read: either
 /// failure fails the object, so Lambda retries it (alerts already sent may repeat).
 fn failure_of(
-    publish_failures: &[String],
+    publish_failures: &PublishFailures,
     alerts: usize,
     read_error: Option<trailwatch_shared::records::RecordsError>,
     records: u64,
     published: usize,
 ) -> Result<(), ObjectError> {
-    if !publish_failures.is_empty() {
+    if !publish_failures.texts.is_empty() {
         return Err(ObjectError::Publish {
-            failed: publish_failures.len(),
+            failed: publish_failures.texts.len(),
             total: alerts,
-            detail: publish_failures.join("; "),
+            detail: publish_failures.texts.join("; "),
+            refused: publish_failures.refused == publish_failures.texts.len(),
         });
     }
     if let Some(e) = read_error {

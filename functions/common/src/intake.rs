@@ -2,12 +2,13 @@
 //! way its source expects: an error (so Lambda retries and the on-failure destination keeps the
 //! event) for direct invocations, `batchItemFailures` for SQS, per-task results for S3 Batch.
 
-use std::fmt::Display;
 use std::future::Future;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use trailwatch_shared::trigger::{ObjectRef, Trigger, TriggerSource};
+use trailwatch_shared::trigger::{ObjectRef, Trigger, TriggerError, TriggerSource};
+
+use crate::failure::ObjectFailure;
 
 /// Objects that could not be processed; returned as the invocation's error.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,49 @@ use trailwatch_shared::trigger::{ObjectRef, Trigger, TriggerSource};
 pub struct ItemsFailed {
     pub total: usize,
     pub failures: Vec<String>,
+    /// How many of the failures are permissions the role lacks.
+    pub permission_denied: usize,
+}
+
+/// Why an invocation failed: what Lambda records as the failure record's `responsePayload`.
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error(transparent)]
+    Trigger(#[from] TriggerError),
+    #[error(transparent)]
+    Items(#[from] ItemsFailed),
+}
+
+impl InvocationError {
+    /// The failure record's `errorType`, so that an operator (or a filter on the failure queue)
+    /// tells a role that lacks a permission from a fault at a glance.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            InvocationError::Trigger(_) => "trailwatch.UnrecognisedTrigger",
+            InvocationError::Items(items)
+                if items.permission_denied > 0
+                    && items.permission_denied == items.failures.len() =>
+            {
+                "trailwatch.PermissionDenied"
+            }
+            InvocationError::Items(_) => "trailwatch.ObjectsFailed",
+        }
+    }
+}
+
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    fn from(e: InvocationError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// One object's failure as the answer to the trigger needs it.
+struct Failed {
+    text: String,
+    permission_denied: bool,
 }
 
 /// Runs `work` on every object of `trigger`, at most `concurrency` at a time.
@@ -30,7 +74,7 @@ pub async fn run_items<F, Fut, E>(
 where
     F: Fn(ObjectRef) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Display,
+    E: ObjectFailure,
 {
     if trigger.source == TriggerSource::TestEvent {
         tracing::info!("s3:TestEvent acknowledged; nothing to do");
@@ -45,11 +89,14 @@ where
         .map(|m| m.item_id.clone())
         .collect();
     let total = trigger.items.len();
-    let results: Vec<(Option<String>, ObjectRef, Result<(), String>)> =
+    let results: Vec<(Option<String>, ObjectRef, Result<(), Failed>)> =
         futures::stream::iter(trigger.items.into_iter().map(|item| {
             let fut = work(item.object.clone());
             async move {
-                let result = fut.await.map_err(|e| e.to_string());
+                let result = fut.await.map_err(|e| Failed {
+                    text: e.to_string(),
+                    permission_denied: e.permission_denied(),
+                });
                 (item.item_id, item.object, result)
             }
         }))
@@ -59,7 +106,8 @@ where
 
     for (_, object, result) in &results {
         if let Err(e) = result {
-            tracing::error!(bucket = %object.bucket, key = %object.key, error = %e, "object failed");
+            tracing::error!(bucket = %object.bucket, key = %object.key, error = %e.text,
+                permission_denied = e.permission_denied, "object failed");
         }
     }
 
@@ -90,8 +138,13 @@ where
                     Ok(()) => {
                         json!({"taskId": id, "resultCode": "Succeeded", "resultString": "ok"})
                     }
+                    // Batch Operations retries a temporary failure; a refused read would only
+                    // be refused again until the policy changes.
+                    Err(e) if e.permission_denied => {
+                        json!({"taskId": id, "resultCode": "PermanentFailure", "resultString": e.text})
+                    }
                     Err(e) => {
-                        json!({"taskId": id, "resultCode": "TemporaryFailure", "resultString": e})
+                        json!({"taskId": id, "resultCode": "TemporaryFailure", "resultString": e.text})
                     }
                 })
                 .collect();
@@ -103,17 +156,23 @@ where
             }))
         }
         _ => {
-            let failures: Vec<String> = results
+            let failed: Vec<(ObjectRef, Failed)> = results
                 .into_iter()
-                .filter_map(|(_, o, r)| {
-                    r.err().map(|e| format!("s3://{}/{}: {e}", o.bucket, o.key))
-                })
+                .filter_map(|(_, o, r)| r.err().map(|e| (o, e)))
                 .collect();
-            if failures.is_empty() {
-                Ok(json!({"status": "ok", "objects": total, "ignored": trigger.ignored_messages}))
-            } else {
-                Err(ItemsFailed { total, failures })
+            if failed.is_empty() {
+                return Ok(
+                    json!({"status": "ok", "objects": total, "ignored": trigger.ignored_messages}),
+                );
             }
+            Err(ItemsFailed {
+                total,
+                permission_denied: failed.iter().filter(|(_, e)| e.permission_denied).count(),
+                failures: failed
+                    .into_iter()
+                    .map(|(o, e)| format!("s3://{}/{}: {}", o.bucket, o.key, e.text))
+                    .collect(),
+            })
         }
     }
 }
@@ -145,6 +204,9 @@ mod tests {
     }
 
     async fn fail_on_bad(o: ObjectRef) -> Result<(), String> {
+        if o.key.contains("denied") {
+            return Err(format!("{} refused", o.key));
+        }
         if o.key.contains("bad") {
             Err(format!("{} broke", o.key))
         } else {
@@ -210,9 +272,74 @@ mod tests {
     #[tokio::test]
     async fn test_event_is_acknowledged_without_work() {
         let t = trigger(TriggerSource::TestEvent, vec![]);
-        let v = run_items(t, 1, |_o: ObjectRef| async { Err::<(), _>("must not run") })
-            .await
-            .unwrap();
+        let v = run_items(t, 1, |_o: ObjectRef| async {
+            Err::<(), _>(String::from("must not run"))
+        })
+        .await
+        .unwrap();
         assert_eq!(v["status"], "test-event");
+    }
+
+    /// A failure that says it is a missing permission.
+    #[derive(Debug)]
+    struct Refused(String);
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "permission denied: {}", self.0)
+        }
+    }
+
+    impl ObjectFailure for Refused {
+        fn permission_denied(&self) -> bool {
+            true
+        }
+    }
+
+    async fn refuse_denied(o: ObjectRef) -> Result<(), Refused> {
+        if o.key.contains("denied") {
+            Err(Refused(o.key))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_object_is_a_permanent_batch_failure_and_a_permission_error_type() {
+        let t = trigger(
+            TriggerSource::S3Batch {
+                invocation_id: "inv".into(),
+                invocation_schema_version: "2.0".into(),
+            },
+            vec![item("denied", Some("t1")), item("good", Some("t2"))],
+        );
+        let v = run_items(t, 1, refuse_denied).await.unwrap();
+        assert_eq!(v["results"][0]["resultCode"], "PermanentFailure", "{v}");
+        assert_eq!(v["results"][1]["resultCode"], "Succeeded", "{v}");
+
+        let direct = trigger(TriggerSource::EventBridge, vec![item("denied", None)]);
+        let err = InvocationError::from(run_items(direct, 1, refuse_denied).await.unwrap_err());
+        assert_eq!(err.error_type(), "trailwatch.PermissionDenied");
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert!(
+            diagnostic
+                .error_message
+                .contains("s3://b/denied: permission denied: denied")
+        );
+
+        // A mix is not all permissions: the other failure may be a fault worth retrying.
+        let mixed = trigger(
+            TriggerSource::EventBridge,
+            vec![item("denied", None), item("bad", None)],
+        );
+        let err = run_items(mixed, 2, fail_on_bad).await.unwrap_err();
+        assert_eq!(
+            err.permission_denied, 0,
+            "plain strings are never permission errors"
+        );
+        assert_eq!(
+            InvocationError::from(err).error_type(),
+            "trailwatch.ObjectsFailed"
+        );
     }
 }

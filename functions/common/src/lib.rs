@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod failure;
 pub mod intake;
 pub mod logging;
 pub mod runtime;

@@ -164,6 +164,12 @@ impl FetchError {
     }
 }
 
+impl crate::failure::ObjectFailure for FetchError {
+    fn permission_denied(&self) -> bool {
+        matches!(self, FetchError::AccessDenied { .. })
+    }
+}
+
 /// An object being read: its metadata and a body that has not been consumed yet.
 pub struct ObjectBody {
     pub object: ObjectRef,

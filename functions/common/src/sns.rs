@@ -17,10 +17,23 @@ pub struct AlertMessage {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("publishing to {topic_arn} failed after retries: {detail}")]
+#[error("publishing to {topic_arn} failed after retries: {}{detail}", refusal_text(.refused, .topic_arn))]
 pub struct PublishError {
     pub topic_arn: String,
     pub detail: String,
+    /// SNS (or the topic's KMS key) refused the call: a missing permission, not a fault.
+    pub refused: bool,
+}
+
+fn refusal_text(refused: &bool, topic_arn: &str) -> String {
+    if *refused {
+        format!(
+            "permission denied: the role needs sns:Publish on {topic_arn} (and kms:GenerateDataKey* \
+             and kms:Decrypt on the topic's key if it is encrypted): "
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Publishes `alert` to `topic_arn`; the SDK's standard retry (see `load_sdk_config`) retries
@@ -44,12 +57,14 @@ pub async fn publish(
             .map_err(|e| PublishError {
                 topic_arn: topic_arn.to_owned(),
                 detail: e.to_string(),
+                refused: false,
             })?;
         req = req.message_attributes(name, attr);
     }
     let out = req.send().await.map_err(|e| PublishError {
         topic_arn: topic_arn.to_owned(),
         detail: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+        refused: crate::failure::is_refused(&e),
     })?;
     Ok(out.message_id.unwrap_or_default())
 }

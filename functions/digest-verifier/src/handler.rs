@@ -5,7 +5,8 @@
 use std::future::Future;
 
 use serde_json::Value;
-use trailwatch_lambda_common::intake::{ItemsFailed, run_items};
+use trailwatch_lambda_common::failure::ObjectFailure;
+use trailwatch_lambda_common::intake::run_items;
 use trailwatch_lambda_common::sns::{AlertMessage, PublishError, publish};
 use trailwatch_shared::digest::{
     DigestStore, DigestTarget, PublicKeySource, Verdict, VerificationReport, VerifyError,
@@ -13,7 +14,7 @@ use trailwatch_shared::digest::{
 };
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
-use trailwatch_shared::trigger::{ObjectRef, TriggerError, decode};
+use trailwatch_shared::trigger::{ObjectRef, decode};
 
 use crate::alert::{self, AlertContext};
 use crate::config::VerifierConfig;
@@ -56,13 +57,7 @@ pub struct DigestVerifier<S, K, A> {
     pub alerts: A,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error(transparent)]
-    Trigger(#[from] TriggerError),
-    #[error(transparent)]
-    Items(#[from] ItemsFailed),
-}
+pub use trailwatch_lambda_common::intake::InvocationError as HandlerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -71,6 +66,17 @@ pub enum ObjectError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+}
+
+/// A refused read is a permission to fix, never a verdict: it fails the object with
+/// `trailwatch.PermissionDenied`, and no finding is raised.
+impl ObjectFailure for ObjectError {
+    fn permission_denied(&self) -> bool {
+        match self {
+            ObjectError::Verify(e) => matches!(e, VerifyError::AccessDenied { .. }),
+            ObjectError::Publish(e) => e.refused,
+        }
+    }
 }
 
 /// What happened to one object.

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use trailwatch_lambda_common::intake::{ItemsFailed, run_items};
+use trailwatch_lambda_common::failure::ObjectFailure;
+use trailwatch_lambda_common::intake::run_items;
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
-use trailwatch_shared::trigger::{ObjectRef, TriggerError, decode};
+use trailwatch_shared::trigger::{ObjectRef, decode};
 
 use crate::config::ForwarderConfig;
 use crate::pipeline::{FileCounts, FileJob, ForwardError, forward_file};
@@ -23,13 +24,7 @@ pub struct Forwarder<S: LogSink> {
     pub sink: Arc<S>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error(transparent)]
-    Trigger(#[from] TriggerError),
-    #[error(transparent)]
-    Items(#[from] ItemsFailed),
-}
+pub use trailwatch_lambda_common::intake::InvocationError as HandlerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -37,6 +32,16 @@ pub enum ObjectError {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Forward(#[from] ForwardError),
+}
+
+impl ObjectFailure for ObjectError {
+    fn permission_denied(&self) -> bool {
+        match self {
+            ObjectError::Fetch(e) => e.permission_denied(),
+            ObjectError::Forward(ForwardError::Sink(e)) => e.refused,
+            ObjectError::Forward(_) => false,
+        }
+    }
 }
 
 /// What happened to one object.

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
 use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
@@ -19,11 +20,26 @@ pub struct SinkReport {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("PutLogEvents to {group}/{stream} failed: {detail}")]
+#[error("{operation} to {group}/{stream} failed: {}{detail}", refusal_text(.refused, .operation, .group, .stream))]
 pub struct SinkError {
+    /// `CreateLogStream` or `PutLogEvents`.
+    pub operation: &'static str,
     pub group: String,
     pub stream: String,
     pub detail: String,
+    /// CloudWatch Logs refused the call: a missing permission, not a fault.
+    pub refused: bool,
+}
+
+fn refusal_text(refused: &bool, operation: &str, group: &str, stream: &str) -> String {
+    if *refused {
+        format!(
+            "permission denied: the role needs logs:{operation} on the log group {group} \
+             (arn:…:log-group:{group}:log-stream:{stream}): "
+        )
+    } else {
+        String::new()
+    }
 }
 
 pub trait LogSink: Send + Sync + 'static {
@@ -55,11 +71,21 @@ impl CloudWatchSink {
         }
     }
 
-    fn err(&self, stream: &str, detail: String) -> SinkError {
+    fn err<E>(
+        &self,
+        operation: &'static str,
+        stream: &str,
+        e: &SdkError<E, HttpResponse>,
+    ) -> SinkError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
         SinkError {
+            operation,
             group: self.group.clone(),
             stream: stream.to_owned(),
-            detail,
+            detail: aws_sdk_cloudwatchlogs::error::DisplayErrorContext(e).to_string(),
+            refused: trailwatch_lambda_common::failure::is_refused(e),
         }
     }
 
@@ -75,13 +101,7 @@ impl CloudWatchSink {
             Ok(_) => Ok(()),
             // Another invocation created it first: that is the outcome we wanted.
             Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
-            Err(e) => Err(self.err(
-                stream,
-                format!(
-                    "CreateLogStream: {}",
-                    aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e)
-                ),
-            )),
+            Err(e) => Err(self.err("CreateLogStream", stream, &e)),
         }?;
         self.known_streams
             .lock()
@@ -157,12 +177,7 @@ impl LogSink for CloudWatchSink {
                     tracing::warn!(stream, attempt, ?delay, error = %aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e), "PutLogEvents retry");
                     tokio::time::sleep(delay).await;
                 }
-                Err(e) => {
-                    return Err(self.err(
-                        stream,
-                        aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string(),
-                    ));
-                }
+                Err(e) => return Err(self.err("PutLogEvents", stream, &e)),
             }
         }
     }
