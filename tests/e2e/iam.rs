@@ -493,6 +493,7 @@ fn variant(name: &str) -> VariantCase {
 async fn verifier_world(
     case: &VariantCase,
     drop_action: Option<&str>,
+    denied_reads: &[&str],
 ) -> (World, tempfile::NamedTempFile, RoleCredentials) {
     let digests = case.stored_digests();
     let w = world(&digests[0].0).await;
@@ -503,8 +504,42 @@ async fn verifier_world(
     if let Some(action) = drop_action {
         policies = without_action(&policies, action);
     }
+    if !denied_reads.is_empty() {
+        policies.push(deny_reads(&w.bucket, denied_reads));
+    }
     let role = w.role("digest-verifier", &policies).await;
     (w, keys, role)
+}
+
+/// A policy refusing `s3:GetObject` on `keys`: how S3 answers a log the role may not read.
+fn deny_reads(bucket: &str, keys: &[&str]) -> Value {
+    let resources: Vec<String> = keys
+        .iter()
+        .map(|k| format!("arn:aws:s3:::{bucket}/{k}"))
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": resources}
+    ]})
+}
+
+/// Runs the verifier as `role` on every stored digest of `case`, under enforcement; returns the
+/// invocation results and the function's log.
+async fn verify_all(
+    w: &World,
+    case: &VariantCase,
+    role: &RoleCredentials,
+    keys: &tempfile::NamedTempFile,
+) -> (Vec<Result<Value, String>>, String) {
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start("digest-verifier", &verifier_env(w, role, keys));
+    let results = case
+        .stored_digests()
+        .iter()
+        .map(|(bucket, key)| watch.invoke(&events::s3_put(bucket, &[key])))
+        .collect();
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+    (results, log)
 }
 
 fn verifier_env(
@@ -551,7 +586,7 @@ fn verdicts(log: &str) -> BTreeMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_verifier_gives_verdicts_and_alerts_with_the_templates_permissions() {
     let case = variant("log_modified");
-    let (w, keys, role) = verifier_world(&case, None).await;
+    let (w, keys, role) = verifier_world(&case, None, &[]).await;
     let digests = case.stored_digests();
     let mut versions = Vec::new();
     for (bucket, key) in &digests {
@@ -607,7 +642,7 @@ async fn digest_verifier_gives_verdicts_and_alerts_with_the_templates_permission
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
     let case = variant("clean");
-    let (w, keys, role) = verifier_world(&case, Some("s3:GetObject")).await;
+    let (w, keys, role) = verifier_world(&case, Some("s3:GetObject"), &[]).await;
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
     let version = version_of(&w, bucket, key).await;
@@ -634,4 +669,46 @@ async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
         w.sns.sent_notifications().is_empty(),
         "a refused read is not reported as tampering"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_verifier_reports_a_refused_read_of_an_existing_log_as_an_error() {
+    // A 403 on a log that is there (a foreign KMS key, a bucket policy, a role without the read):
+    // an error to fix, never LOG_MISSING. The store confirms a 403 with a listing of the key;
+    // under moto that listing is itself refused (its SigV4 check rejects the SDK's encoded
+    // `prefix`), so here the read stays refused on that path; the listing's decisions (absent:
+    // missing; present or refused: refused) are tested against the SDK's mocks in
+    // functions/digest-verifier/tests/s3_store.rs.
+    let case = variant("clean");
+    let refused = &case.chains[0].logs[0];
+    assert!(refused.stored);
+    let (w, keys, role) = verifier_world(&case, None, &[&refused.key]).await;
+    let (results, log) = verify_all(&w, &case, &role, &keys).await;
+
+    let errors: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "only the digest listing that log fails: {results:?}"
+    );
+    let document: Value = serde_json::from_str(errors[0]).unwrap();
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}"
+    );
+    assert!(
+        document["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!(
+                "permission denied: s3:GetObject on s3://{}/{}",
+                w.bucket, refused.key
+            )),
+        "{document}"
+    );
+    assert!(
+        verdicts(&log).values().all(|v| v == "PASS"),
+        "no verdict but PASS: {log}"
+    );
+    assert!(w.sns.sent_notifications().is_empty(), "no tamper alert");
 }

@@ -132,6 +132,22 @@ impl FetchError {
                 bucket,
                 key,
             },
+            // 403s too, but about the request's credentials, not the role's permissions: a
+            // policy change does not fix them, and they say nothing about the object.
+            (
+                Some(
+                    "SignatureDoesNotMatch"
+                    | "InvalidAccessKeyId"
+                    | "ExpiredToken"
+                    | "InvalidToken"
+                    | "RequestTimeTooSkewed",
+                ),
+                _,
+            ) => FetchError::Other {
+                detail: format!("the request's credentials or signature were refused: {detail}"),
+                bucket,
+                key,
+            },
             (Some("NoSuchKey" | "NotFound" | "NoSuchVersion"), _) | (_, Some(404)) => {
                 FetchError::NotFound { bucket, key }
             }
@@ -285,6 +301,17 @@ mod tests {
             matches!(e, FetchError::Other { .. }),
             "a missing bucket is not a missing object"
         );
+        for code in [
+            "ExpiredToken",
+            "SignatureDoesNotMatch",
+            "RequestTimeTooSkewed",
+        ] {
+            let e = FetchError::from_response("b", "k", get, Some(code), Some(403), String::new());
+            assert!(
+                matches!(e, FetchError::Other { .. }),
+                "{code} is not a permission"
+            );
+        }
         let e =
             FetchError::from_response("b", "k", get, Some("SlowDown"), Some(503), String::new());
         assert!(matches!(e, FetchError::Transient { .. }));

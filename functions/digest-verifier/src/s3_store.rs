@@ -53,7 +53,14 @@ impl S3DigestStore {
             Ok(page) if !page.contents().iter().any(|o| o.key() == Some(key)) => {
                 StoreError::NotFound
             }
-            _ => store_error(denied),
+            Ok(_) => store_error(denied),
+            Err(e) => {
+                let request = S3Request::ListObjects { prefix: key };
+                let refused = FetchError::classify(bucket, key, request, &e);
+                tracing::warn!(%bucket, %key, error = %refused,
+                    "a refused read could not be told from a missing object: the listing failed too");
+                store_error(denied)
+            }
         }
     }
 }
