@@ -1,4 +1,4 @@
-//! S3 key layout: what a key is and what it says (spec: specs/digest-validation.md §1).
+//! S3 key layout: what a key is and what it says (spec: `docs/specs/digest-validation.md` §1).
 //!
 //! INTERFACE (fixed; the implementation fills it in).
 //!

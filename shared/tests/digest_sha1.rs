@@ -1,6 +1,6 @@
-//! digest_sha1_signature (spec §8): a genuine key signing with SHA-1. awscli v1 accepts it; the
-//! strict verdict is DIGEST_SIGNATURE_ALGORITHM. aws-lc-rs cannot sign with SHA-1, so the
-//! signature is made with the openssl command-line tool.
+//! digest_sha1_signature (`docs/specs/digest-validation.md` §8): a genuine key signing with SHA-1.
+//! awscli v1 accepts it; the strict verdict is DIGEST_SIGNATURE_ALGORITHM. aws-lc-rs cannot sign
+//! with SHA-1, so the signature is made with the openssl command-line tool.
 
 use futures::executor::block_on;
 use std::process::Command;

@@ -1,5 +1,7 @@
-//! Every variant class of spec §8 (plus the extra codes of the issue), generated fresh with new
-//! RSA keys, verified by `verify_range` against the strict verdict and the exact finding codes.
+//! Every variant class of `docs/specs/digest-validation.md` §8, plus variants for the finding
+//! codes trailwatch adds beyond awscli's verdicts (§9: every `FindingCode` must be produced by some
+//! variant), generated fresh with new RSA keys, verified by `verify_range` against the strict
+//! verdict and the exact finding codes.
 
 use futures::executor::block_on;
 use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
@@ -37,9 +39,10 @@ fn run_case(case: &VariantCase) -> Vec<String> {
 fn every_variant_gets_the_strict_verdict_and_codes() {
     let cases = all_variants();
     let names: Vec<&str> = cases.iter().map(|c| c.name).collect();
-    // The §8 table's classes (digest_sha1_signature is covered by digest_other_hash_signature
-    // here and by digest_sha1.rs with a real SHA-1 signature; org_trail_with_s3_bucket is
-    // org_trail, since `trailwatch verify` always takes the bucket and the organization id).
+    // The classes of `docs/specs/digest-validation.md` §8 (digest_sha1_signature is covered by
+    // digest_other_hash_signature here and by digest_sha1.rs with a real SHA-1 signature;
+    // org_trail_with_s3_bucket is org_trail, since `trailwatch verify` always takes the bucket and
+    // the organization id).
     for required in [
         "clean",
         "log_modified",

@@ -1,5 +1,6 @@
-//! The link between a digest and its predecessor (spec §9.1, §9.5): the previous digest must
-//! exist, carry the signature and hash this digest was signed over, and end where this one starts.
+//! The link between a digest and its predecessor (`docs/specs/digest-validation.md` §9.1, §9.5):
+//! the previous digest must exist, carry the signature and hash this digest was signed over, and
+//! end where this one starts.
 
 use super::VerifyError;
 use super::check::{DigestCheck, MAX_DIGEST_BYTES, META_SIGNATURE};

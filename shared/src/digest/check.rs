@@ -1,5 +1,5 @@
 //! Checks of one digest object on its own: format, location, algorithm, key, signature
-//! (spec §7 order, with the strict additions of §9).
+//! (order of `docs/specs/digest-validation.md` §7, with the strict additions of its §9).
 
 use super::VerifyError;
 use super::findings::{Finding, FindingCode, s3_uri};

@@ -1,5 +1,5 @@
-//! What verification found: finding codes with fixed severities (spec §8, "strict" column) and the
-//! verdict they add up to.
+//! What verification found: finding codes with fixed severities
+//! (`docs/specs/digest-validation.md` §8, "strict" column) and the verdict they add up to.
 
 use serde::Serialize;
 use std::fmt;

@@ -1,4 +1,5 @@
-//! Single-member gzip decoding with strict end-of-stream checks (spec §4, §9.3).
+//! Single-member gzip decoding with strict end-of-stream checks
+//! (`docs/specs/digest-validation.md` §4, §9.3).
 //!
 //! CloudTrail writes each digest and log as exactly one gzip member. Anything after that member
 //! is reported (trailing data), never silently hashed or ignored. Errors of the underlying

@@ -1,5 +1,6 @@
-//! CloudTrail public keys (spec §5): PKCS#1 or SubjectPublicKeyInfo DER, MD5 fingerprints, and
-//! the `ListPublicKeys` response body used by `PUBLIC_KEYS_FILE` / `--public-keys`.
+//! CloudTrail public keys (`docs/specs/digest-validation.md` §5): PKCS#1 or SubjectPublicKeyInfo
+//! DER, MD5 fingerprints, and the `ListPublicKeys` response body used by `PUBLIC_KEYS_FILE` /
+//! `--public-keys`.
 
 use base64::Engine;
 use md5::{Digest, Md5};

@@ -1,5 +1,5 @@
 //! CloudTrail digest verification, stricter than `aws cloudtrail validate-logs`
-//! (spec: `specs/digest-validation.md`).
+//! (spec: `docs/specs/digest-validation.md`).
 //!
 //! - [`verify_digest`]: one digest as it lands — format, location, algorithm pinning, key by
 //!   fingerprint (PKCS#1 or SPKI, md5 cross-check), RSA signature, every listed log (streamed

@@ -1,4 +1,4 @@
-//! The digest JSON document (spec §2) and its strict parser.
+//! The digest JSON document (`docs/specs/digest-validation.md` §2) and its strict parser.
 //!
 //! Parsing works on the decompressed bytes; the signing string needs some values verbatim, so
 //! they are kept as the exact strings found in the JSON.

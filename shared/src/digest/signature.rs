@@ -1,4 +1,5 @@
-//! RSA PKCS#1 v1.5 signature verification, pinned to SHA-256 (spec §4, §9.2).
+//! RSA PKCS#1 v1.5 signature verification, pinned to SHA-256
+//! (`docs/specs/digest-validation.md` §4, §9.2).
 
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
 

@@ -1,4 +1,5 @@
-//! The data-signing string (spec §4): the exact bytes the digest signature covers.
+//! The data-signing string (`docs/specs/digest-validation.md` §4): the exact bytes the digest
+//! signature covers.
 
 use super::model::DigestDocument;
 

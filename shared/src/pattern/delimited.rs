@@ -1,4 +1,5 @@
-//! Space-delimited patterns (spec S1–S4, R7): `[f1, f2=value, ..., fN > 3]`.
+//! Space-delimited patterns (`docs/specs/filter-patterns.md` S1–S4, R7):
+//! `[f1, f2=value, ..., fN > 3]`.
 
 use super::cursor::Cursor;
 use super::error::PatternError;

@@ -1,11 +1,13 @@
 //! The CloudWatch Logs filter-pattern language, compiled once and evaluated per log event.
 //!
-//! Behaviour follows `specs/filter-patterns.md` (rule ids U*, R*, J*, S*, L*, E* are cited in the
-//! code). The syntax is chosen by the first non-blank character (§2.0): `{` JSON, `[`
-//! space-delimited, anything else an unstructured term list (where `%regex%` is one kind of term).
+//! Behaviour follows `docs/specs/filter-patterns.md` (rule ids U*, R*, J*, S*, L*, E* of its §2
+//! and A* of its §3 are cited in the code). The syntax is chosen by the first non-blank character
+//! (§2.0): `{` JSON, `[` space-delimited, anything else an unstructured term list (where `%regex%`
+//! is one kind of term).
 //!
-//! Where the AWS documentation is silent (spec §3) the engine follows the best estimates of
-//! `specs/filter-corpus-doubtful.json`, each noted in the code where it is implemented:
+//! Where the AWS documentation is silent (`docs/specs/filter-patterns.md` §3) the engine follows
+//! the best estimates of `shared/tests/data/filter-corpus-doubtful.json`, each noted in the code
+//! where it is implemented:
 //!
 //! | question | behaviour | cases |
 //! |---|---|---|

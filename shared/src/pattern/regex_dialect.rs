@@ -1,4 +1,5 @@
-//! AWS's filter-pattern regex dialect (spec R1–R4, A7), translated to the `regex` crate.
+//! AWS's filter-pattern regex dialect (`docs/specs/filter-patterns.md` R1–R4, A7), translated to
+//! the `regex` crate.
 //!
 //! AWS accepts a small, documented subset and rejects everything else, so the translation
 //! validates every character rather than passing the text through: a regex that AWS would reject

@@ -1,7 +1,7 @@
-//! One test per rule id of `specs/filter-patterns.md` §2, and for the ambiguities of §3 where we
-//! chose a behaviour (JSON rules J1–J11 are in `json_tests.rs`). M1–M5, L2, L3 and L5 concern
-//! metric-filter resources and API calls, not pattern evaluation, and have no engine behaviour to
-//! test. S5 (extracted `$name` values) is metric-filter output and is not implemented.
+//! One test per rule id of `docs/specs/filter-patterns.md` §2, and for the ambiguities of its §3
+//! where we chose a behaviour (JSON rules J1–J11 are in `json_tests.rs`). M1–M5, L2, L3 and L5
+//! concern metric-filter resources and API calls, not pattern evaluation, and have no engine
+//! behaviour to test. S5 (extracted `$name` values) is metric-filter output and is not implemented.
 
 use super::FilterPattern;
 use super::json_tests::TRAIL;

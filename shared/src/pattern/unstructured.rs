@@ -1,5 +1,5 @@
-//! Unstructured term patterns (spec U1–U9): terms, quoted phrases, `?` terms, `-` exclusions
-//! and `%regex%` terms, all searched in the raw message bytes.
+//! Unstructured term patterns (`docs/specs/filter-patterns.md` U1–U9): terms, quoted phrases, `?`
+//! terms, `-` exclusions and `%regex%` terms, all searched in the raw message bytes.
 
 use memchr::memmem::Finder;
 use regex::Regex;

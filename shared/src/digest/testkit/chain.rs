@@ -132,7 +132,7 @@ pub fn iso(t: i64) -> String {
     utc(t).format(&Rfc3339).expect("formattable")
 }
 
-/// 2026-03-14T07:12:09Z, the start of the spec's fixture chain.
+/// 2026-03-14T07:12:09Z, the start of the fixture chain of `docs/specs/digest-validation.md` §8.
 pub const FIXTURE_START: i64 = 1_773_472_329;
 
 /// Shape of a generated chain.
@@ -149,7 +149,8 @@ pub struct ChainOptions {
 }
 
 impl Default for ChainOptions {
-    /// The spec's fixture: 6 hourly digests, #0 starting, #3 empty, 24 logs.
+    /// The fixture of `docs/specs/digest-validation.md` §8: 6 hourly digests, #0 starting, #3
+    /// empty, 24 logs.
     fn default() -> Self {
         ChainOptions {
             start: FIXTURE_START,
@@ -471,8 +472,8 @@ impl TestChain {
     }
 }
 
-/// The signing string of spec §4, built from the JSON values even when the document would not
-/// pass strict parsing (variants sign malformed documents too).
+/// The signing string of `docs/specs/digest-validation.md` §4, built from the JSON values even
+/// when the document would not pass strict parsing (variants sign malformed documents too).
 pub fn signing_message(doc: &Value, content_sha256: &[u8; 32]) -> String {
     let text = |field: &str| doc[field].as_str().unwrap_or("null").to_owned();
     format!(

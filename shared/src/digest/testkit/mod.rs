@@ -1,5 +1,6 @@
 //! Test-chain generator: RSA keys made at run time (never stored), gzip digests and logs with
-//! correct hashes, signatures and links, and the tampered variants of spec §8.
+//! correct hashes, signatures and links, and the tampered variants of
+//! `docs/specs/digest-validation.md` §8.
 //!
 //! Enabled by the `testkit` feature; used by this crate's tests, the e2e tests and the benchmark.
 

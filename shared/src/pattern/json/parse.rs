@@ -1,4 +1,4 @@
-//! Parser for JSON patterns (spec J1–J11, R5, R6, J4 quotas, E1).
+//! Parser for JSON patterns (`docs/specs/filter-patterns.md` J1–J11, R5, R6, J4 quotas, E1).
 //!
 //! Grammar (precedence `()` > `&&` > `||`, J9):
 //! ```text

@@ -1,5 +1,6 @@
-//! The variant classes of spec §8, each a tampered (or deliberately unusual) chain plus the strict
-//! verdict and the exact set of finding codes `verify_range` must give.
+//! The variant classes of `docs/specs/digest-validation.md` §8, each a tampered (or deliberately
+//! unusual) chain plus the strict verdict and the exact set of finding codes `verify_range` must
+//! give.
 
 mod chain;
 mod logs;
