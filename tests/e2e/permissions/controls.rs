@@ -1,0 +1,166 @@
+//! The negative controls: requests each function must NOT be allowed, proof that the evaluator
+//! can say no and that the template grants no more than the table needs.
+
+use crate::deployments::{
+    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, STACK, TOPIC_ARN, TRAIL_KEY_ARN,
+};
+use crate::table::{
+    Function, Request, log_key, log_stream_arn, request, s3_kms_decrypt, s3_object_arn,
+};
+
+/// Requests each function must NOT be allowed: proof that the evaluator can say no and that the
+/// template grants no more than the table needs.
+pub fn negative_controls(d: &Deployment, f: Function) -> Vec<(&'static str, Request)> {
+    let bucket = d.bucket();
+    let log = s3_object_arn(bucket, &log_key());
+    let mut out = vec![
+        (
+            "overwrite a log file",
+            request("s3:PutObject", log.clone(), &[]),
+        ),
+        (
+            "delete a log file",
+            request("s3:DeleteObject", log.clone(), &[]),
+        ),
+        (
+            "delete a log file version",
+            request(
+                "s3:DeleteObjectVersion",
+                log.clone(),
+                &[("s3:versionid", "v1")],
+            ),
+        ),
+        (
+            "read outside AWSLogs/",
+            request(
+                "s3:GetObject",
+                s3_object_arn(bucket, "secrets/credentials.json"),
+                &[],
+            ),
+        ),
+        (
+            "read another bucket",
+            request(
+                "s3:GetObject",
+                s3_object_arn("someone-elses-bucket", &log_key()),
+                &[],
+            ),
+        ),
+        (
+            "change the bucket policy",
+            request("s3:PutBucketPolicy", format!("arn:aws:s3:::{bucket}"), &[]),
+        ),
+        (
+            "decrypt with another key via S3",
+            request(
+                "kms:Decrypt",
+                "arn:aws:kms:eu-west-1:111122223333:key/other",
+                &[("kms:ViaService", "s3.eu-west-1.amazonaws.com")],
+            ),
+        ),
+        // Not via S3: a direct kms:Decrypt call must not work with the trail key.
+        (
+            "decrypt with the trail key directly",
+            request("kms:Decrypt", TRAIL_KEY_ARN, &[]),
+        ),
+        (
+            "decrypt with the trail key via another service",
+            request(
+                "kms:Decrypt",
+                TRAIL_KEY_ARN,
+                &[("kms:ViaService", "sqs.eu-west-1.amazonaws.com")],
+            ),
+        ),
+        (
+            "publish to another topic",
+            request(
+                "sns:Publish",
+                "arn:aws:sns:eu-west-1:111122223333:other-topic",
+                &[],
+            ),
+        ),
+        (
+            "stop the trail",
+            request(
+                "cloudtrail:StopLogging",
+                format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{STACK}-trail"),
+                &[],
+            ),
+        ),
+    ];
+    if !d.kms_key {
+        out.push((
+            "decrypt via S3 when no KmsKeyArn is set",
+            s3_kms_decrypt(&Deployment {
+                kms_key: true,
+                ..*d
+            })
+            .unwrap(),
+        ));
+    }
+    // No control on logs:CreateLogGroup/CreateLogStream/PutLogEvents elsewhere: SAM attaches the
+    // managed AWSLambdaBasicExecutionRole (those three actions on "*") to every role it creates,
+    // so in a real account any function may write any log group whatever the template says.
+    match f {
+        Function::Forwarder => {
+            out.push((
+                "delete its log stream",
+                request("logs:DeleteLogStream", log_stream_arn(LOG_GROUP, "s"), &[]),
+            ));
+            out.push(("publish alerts", request("sns:Publish", TOPIC_ARN, &[])));
+            out.push((
+                "list the bucket",
+                request(
+                    "s3:ListBucket",
+                    format!("arn:aws:s3:::{bucket}"),
+                    &[("s3:prefix", "AWSLogs/")],
+                ),
+            ));
+        }
+        Function::Alerter => {
+            out.push((
+                "read another object in the rules bucket",
+                request(
+                    "s3:GetObject",
+                    s3_object_arn(RULES_BUCKET, "other/secret.json"),
+                    &[],
+                ),
+            ));
+            out.push((
+                "list the bucket",
+                request(
+                    "s3:ListBucket",
+                    format!("arn:aws:s3:::{bucket}"),
+                    &[("s3:prefix", "AWSLogs/")],
+                ),
+            ));
+        }
+        Function::DigestVerifier => {
+            out.push((
+                "read a log file version (never needed)",
+                request("s3:GetObjectVersion", log, &[("s3:versionid", "v1")]),
+            ));
+            out.push((
+                "list outside AWSLogs/",
+                request(
+                    "s3:ListBucket",
+                    format!("arn:aws:s3:::{bucket}"),
+                    &[("s3:prefix", "secrets/")],
+                ),
+            ));
+            out.push((
+                "list the whole bucket",
+                request("s3:ListBucket", format!("arn:aws:s3:::{bucket}"), &[]),
+            ));
+            out.push((
+                "list another bucket",
+                request(
+                    "s3:ListBucket",
+                    "arn:aws:s3:::someone-elses-bucket",
+                    &[("s3:prefix", "AWSLogs/")],
+                ),
+            ));
+        }
+    }
+    out
+}
