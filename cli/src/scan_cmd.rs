@@ -1,7 +1,7 @@
 //! `trailwatch scan`: run the alerter's rules over local CloudTrail files or an S3 prefix and
 //! print the alerts the function would send (back-testing a rule against history).
 //!
-//! The alerts come from the alerter library itself (`alerter::scan`, `alerter::insights`), so
+//! The alerts come from the code the alerter publishes with (`trailwatch_shared::alert`), so
 //! what is printed here is byte for byte the subject and e-mail text the function publishes.
 
 use std::fs::File;
@@ -9,14 +9,16 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use alerter::insights::scan_insights_file;
-use alerter::message::AlertMessage;
-use alerter::rule_alert::FileContext;
-use alerter::rules_config::{LoadedRules, RuleSetSelection, load_rules, parse_custom_rules};
-use alerter::scan::{plan_alerts, scan_log_file};
 use anyhow::{Context as _, bail};
+use trailwatch_shared::alert::AlertMessage;
+use trailwatch_shared::alert::insights::scan_insights_file;
+use trailwatch_shared::alert::rule_alert::FileContext;
+use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::rules::config::{
+    LoadedRules, RuleSetSelection, load_rules, parse_custom_rules,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {

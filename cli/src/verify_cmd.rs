@@ -10,9 +10,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use aws_config::Region;
 use clap::Args;
-use digest_verifier::{CloudTrailKeySource, KeySource, S3DigestStore};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use trailwatch_lambda_common::key_source::{CloudTrailKeySource, KeySource};
+use trailwatch_lambda_common::s3_store::S3DigestStore;
 use trailwatch_lambda_common::{load_sdk_config, s3_client};
 use trailwatch_shared::digest::{RangeRequest, Verdict, VerificationReport, verify_range};
 

@@ -7,11 +7,14 @@
 //! - [`layout`]: what an S3 key is (log file, digest, Insights file, other) and what it says.
 //! - [`records`]: streaming gunzip + split of `{"Records":[…]}` into raw records.
 //! - [`pattern`]: the CloudWatch Logs filter-pattern language, compiled once, evaluated per record.
-//! - [`rules`]: alert rules and the built-in CIS / Security Hub rule sets.
+//! - [`rules`]: alert rules, the built-in CIS / Security Hub rule sets, and the rules in force
+//!   (built-in sets plus custom rules, [`rules::config`]).
+//! - [`alert`]: the alert document (rule matches, Insights, digest verdicts) for SNS.
 //! - [`digest`]: CloudTrail digest verification (signature, log hashes, chain).
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod digest;
 mod json_blocks;
 pub mod layout;

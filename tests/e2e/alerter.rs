@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use alerter::config::AlerterConfig;
 use alerter::handler::{Alerter, ObjectOutcome};
-use alerter::publish::SnsPublisher;
-use alerter::rules_config::{RuleSetSelection, load_rules};
 use serde_json::{Value, json};
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip};
+use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::rules::config::{RuleSetSelection, load_rules};
 use trailwatch_shared::trigger::ObjectRef;
 
 const BUCKET: &str = "trail-bucket";
@@ -134,7 +134,7 @@ async fn published_texts(w: &World) -> BTreeMap<String, Value> {
 fn handler_state(
     w: &World,
     topic_arn: &str,
-    rules: alerter::rules_config::LoadedRules,
+    rules: trailwatch_shared::rules::config::LoadedRules,
 ) -> Alerter<SnsPublisher> {
     let config =
         AlerterConfig::from_lookup(|k| (k == "ALERT_TOPIC_ARN").then(|| topic_arn.to_owned()))
@@ -167,6 +167,7 @@ fn assert_well_formed(r: &Received) {
     assert_eq!(r.attributes["account"], "218007301253");
     assert_eq!(r.attributes["region"], "us-east-1");
     assert_eq!(r.doc["source"], "trailwatch");
+    assert_eq!(r.doc["schema"], 1);
     assert_eq!(r.doc["kind"], "rule_match");
     assert_eq!(r.doc["log_file"]["bucket"], BUCKET);
     let count = r.doc["match_count"].as_u64().unwrap();

@@ -5,10 +5,13 @@
 
 use std::process::Command;
 
-use digest_verifier::{DigestVerifier, KeySource, S3DigestStore, SnsAlertSink, VerifierConfig};
+use digest_verifier::{DigestVerifier, VerifierConfig};
 use serde_json::Value;
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary, upload_objects};
+use trailwatch_lambda_common::key_source::KeySource;
+use trailwatch_lambda_common::s3_store::S3DigestStore;
+use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
 
 /// Every SNS envelope delivered to the queue so far.
@@ -58,10 +61,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
         },
         store: S3DigestStore::new(s3.clone()),
         keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
-        alerts: SnsAlertSink {
-            sns: aws_sdk_sns::Client::new(&cfg),
-            topic_arn,
-        },
+        alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&cfg), topic_arn),
     };
     let digests = case.stored_digests();
     let keys_only: Vec<&str> = digests.iter().map(|(_, k)| k.as_str()).collect();
@@ -101,10 +101,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
     let keys = key_file(&clean, "us-east-1");
     let verifier = DigestVerifier {
         keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
-        alerts: SnsAlertSink {
-            sns: aws_sdk_sns::Client::new(&cfg),
-            topic_arn,
-        },
+        alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&cfg), topic_arn),
         ..verifier
     };
     let digests = clean.stored_digests();

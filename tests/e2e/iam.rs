@@ -678,7 +678,7 @@ async fn digest_verifier_reports_a_refused_read_of_an_existing_log_as_an_error()
     // under moto that listing is itself refused (its SigV4 check rejects the SDK's encoded
     // `prefix`), so here the read stays refused on that path; the listing's decisions (absent:
     // missing; present or refused: refused) are tested against the SDK's mocks in
-    // functions/digest-verifier/tests/s3_store.rs.
+    // functions/common/tests/s3_store.rs.
     let case = variant("clean");
     let refused = &case.chains[0].logs[0];
     assert!(refused.stored);

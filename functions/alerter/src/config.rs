@@ -9,7 +9,7 @@
 //! | `MAX_EVENTS_PER_ALERT` | events shown per alert (default 10, 0..=100; more would not fit an e-mail) |
 //! | `MAX_CONCURRENCY` | objects processed in parallel per invocation (default 4) |
 
-use crate::rules_config::RuleSetSelection;
+use trailwatch_shared::rules::config::RuleSetSelection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

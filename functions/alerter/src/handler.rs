@@ -16,18 +16,18 @@ use serde_json::Value;
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::intake::run_items;
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
+use trailwatch_lambda_common::sns::AlertPublisher;
+use trailwatch_shared::alert::AlertMessage;
+use trailwatch_shared::alert::insights::scan_insights_file;
+use trailwatch_shared::alert::rule_alert::FileContext;
+use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
 use trailwatch_shared::layout::{KeyLocation, ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
 use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::rules::config::LoadedRules;
 use trailwatch_shared::trigger::{ObjectRef, decode};
 
 use crate::config::AlerterConfig;
-use crate::insights::scan_insights_file;
-use crate::message::AlertMessage;
-use crate::publish::AlertPublisher;
-use crate::rule_alert::FileContext;
-use crate::rules_config::LoadedRules;
-use crate::scan::{plan_alerts, scan_log_file};
 
 pub const METRIC_NAMESPACE: &str = "trailwatch";
 const FUNCTION: &str = "alerter";

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use alerter::config::AlerterConfig;
 use alerter::handler::Alerter;
-use alerter::publish::SnsPublisher;
-use alerter::rules_config::{load_rules, parse_custom_rules};
 use anyhow::Context as _;
+use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::rules::config::{load_rules, parse_custom_rules};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -7,9 +7,11 @@
 pub mod config;
 pub mod failure;
 pub mod intake;
+pub mod key_source;
 pub mod logging;
 pub mod runtime;
 pub mod s3_read;
+pub mod s3_store;
 pub mod sdk;
 pub mod sns;
 

@@ -1,20 +1,11 @@
-//! Publishing alerts to SNS: one message per alert, with the attributes subscribers filter on.
+//! Publishing alerts to SNS: one `Publish` per alert document
+//! ([`trailwatch_shared::alert::AlertMessage`], built and sized in `shared`), with the
+//! attributes subscribers filter on. Both functions publish through [`AlertPublisher`].
+
+use std::future::Future;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-
-/// SNS's limit for a whole message (body plus attributes), in bytes.
-pub const SNS_MAX_MESSAGE_BYTES: usize = 256 * 1024;
-
-/// An alert ready to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertMessage {
-    /// ASCII, at most 99 characters, no line breaks (SNS rejects anything else).
-    pub subject: String,
-    /// The `MessageStructure: json` document: `{"default": …, "email": …, "sqs": …, …}`.
-    pub structured_message: String,
-    /// String attributes (`rule_id`, `severity`, `account`, `region`) for filter policies.
-    pub attributes: Vec<(String, String)>,
-}
+use trailwatch_shared::alert::AlertMessage;
 
 #[derive(Debug, thiserror::Error)]
 #[error("publishing to {topic_arn} failed after retries: {}{detail}", refusal_text(.refused, .topic_arn))]
@@ -36,6 +27,39 @@ fn refusal_text(refused: &bool, topic_arn: &str) -> String {
     }
 }
 
+/// Where alerts go: SNS in production, a recorder in tests. Returns the message id.
+pub trait AlertPublisher: Send + Sync {
+    fn publish(
+        &self,
+        alert: &AlertMessage,
+    ) -> impl Future<Output = Result<String, PublishError>> + Send;
+}
+
+/// SNS `Publish` with `MessageStructure: json` and the alert's attributes to one topic. Retries
+/// are the SDK's standard mode (5 attempts with backoff, set in `load_sdk_config`): throttling,
+/// 5xx and connection errors are retried before an error is returned; a failure after that
+/// fails the object, so Lambda retries the whole file.
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsPublisher {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+impl AlertPublisher for SnsPublisher {
+    async fn publish(&self, alert: &AlertMessage) -> Result<String, PublishError> {
+        publish(&self.client, &self.topic_arn, alert).await
+    }
+}
+
 /// Publishes `alert` to `topic_arn`; the SDK's standard retry (see `load_sdk_config`) retries
 /// throttling and 5xx before this returns an error.
 pub async fn publish(
@@ -48,8 +72,8 @@ pub async fn publish(
         .topic_arn(topic_arn)
         .subject(&alert.subject)
         .message_structure("json")
-        .message(&alert.structured_message);
-    for (name, value) in &alert.attributes {
+        .message(&alert.message);
+    for (name, value) in alert.attributes.pairs() {
         let attr = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(value)

@@ -2,12 +2,11 @@
 //! previous digest), alert on errors (and warnings when asked), emit metrics. Storage, key
 //! service and publish failures fail the object, so Lambda retries it.
 
-use std::future::Future;
-
 use serde_json::Value;
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::intake::run_items;
-use trailwatch_lambda_common::sns::{AlertMessage, PublishError, publish};
+use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
+use trailwatch_shared::alert::digest::{self as alert, AlertContext};
 use trailwatch_shared::digest::{
     DigestStore, DigestTarget, PublicKeySource, Verdict, VerificationReport, VerifyError,
     verify_digest,
@@ -16,7 +15,6 @@ use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
 use trailwatch_shared::trigger::{ObjectRef, decode};
 
-use crate::alert::{self, AlertContext};
 use crate::config::VerifierConfig;
 
 pub const METRIC_NAMESPACE: &str = "trailwatch";
@@ -24,36 +22,12 @@ const FUNCTION: &str = "digest-verifier";
 /// Digests of one event verified at once (each already hashes `MAX_CONCURRENCY` logs at once).
 const DIGESTS_AT_ONCE: usize = 2;
 
-/// Where alerts go (SNS in production, a recorder in tests).
-pub trait AlertSink: Sync {
-    fn publish(
-        &self,
-        alert: &AlertMessage,
-    ) -> impl Future<Output = Result<String, PublishError>> + Send;
-}
-
-/// Publishes to `ALERT_TOPIC_ARN`.
-#[derive(Debug, Clone)]
-pub struct SnsAlertSink {
-    pub sns: aws_sdk_sns::Client,
-    pub topic_arn: String,
-}
-
-impl AlertSink for SnsAlertSink {
-    fn publish(
-        &self,
-        alert: &AlertMessage,
-    ) -> impl Future<Output = Result<String, PublishError>> + Send {
-        let alert = alert.clone();
-        async move { publish(&self.sns, &self.topic_arn, &alert).await }
-    }
-}
-
 /// Everything built once at cold start and shared by all invocations (the key cache included).
 pub struct DigestVerifier<S, K, A> {
     pub config: VerifierConfig,
     pub store: S,
     pub keys: K,
+    /// Where alerts go: SNS (`ALERT_TOPIC_ARN`) in production, a recorder in tests.
     pub alerts: A,
 }
 
@@ -91,7 +65,7 @@ pub enum ObjectOutcome {
     },
 }
 
-impl<S: DigestStore, K: PublicKeySource, A: AlertSink> DigestVerifier<S, K, A> {
+impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K, A> {
     pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
         let trigger = decode(&payload)?;
         let response = run_items(trigger, DIGESTS_AT_ONCE, |object| async move {

@@ -1,17 +1,14 @@
 //! trailwatch digest-verifier: each new CloudTrail digest file is verified strictly (signature,
 //! algorithm, key, every listed log, link to the previous digest) and any error raises one SNS
-//! alert. The S3 store and key sources are public so the `trailwatch verify` CLI reuses them.
+//! alert.
+//!
+//! A composition root: verification is `trailwatch_shared::digest`, the alert document
+//! `trailwatch_shared::alert::digest`, and the S3 store, key source and SNS publisher are
+//! `trailwatch_lambda_common` (where `trailwatch verify` uses them too).
 #![forbid(unsafe_code)]
 
-pub mod alert;
 pub mod config;
 pub mod handler;
-pub mod key_source;
-pub mod s3_store;
 
 pub use config::VerifierConfig;
-pub use handler::{
-    AlertSink, DigestVerifier, HandlerError, ObjectError, ObjectOutcome, SnsAlertSink,
-};
-pub use key_source::{CloudTrailKeySource, KeySource};
-pub use s3_store::S3DigestStore;
+pub use handler::{DigestVerifier, HandlerError, ObjectError, ObjectOutcome};

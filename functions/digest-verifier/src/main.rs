@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use digest_verifier::{
-    CloudTrailKeySource, DigestVerifier, KeySource, S3DigestStore, SnsAlertSink, VerifierConfig,
-};
+use digest_verifier::{DigestVerifier, VerifierConfig};
+use trailwatch_lambda_common::key_source::{CloudTrailKeySource, KeySource};
+use trailwatch_lambda_common::s3_store::S3DigestStore;
+use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 
 #[tokio::main]
@@ -21,10 +22,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let state = Arc::new(DigestVerifier {
         store: S3DigestStore::new(s3_client(&sdk)),
-        alerts: SnsAlertSink {
-            sns: aws_sdk_sns::Client::new(&sdk),
-            topic_arn: config.topic_arn.clone(),
-        },
+        alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone()),
         keys,
         config,
     });

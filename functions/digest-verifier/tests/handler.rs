@@ -4,9 +4,10 @@
 use std::future::Future;
 use std::sync::Mutex;
 
-use digest_verifier::{AlertSink, DigestVerifier, ObjectOutcome, VerifierConfig};
+use digest_verifier::{DigestVerifier, ObjectOutcome, VerifierConfig};
 use serde_json::{Value, json};
-use trailwatch_lambda_common::sns::{AlertMessage, PublishError};
+use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
+use trailwatch_shared::alert::AlertMessage;
 use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
 use trailwatch_shared::digest::{MemoryStore, StaticKeySource, StoreError, Verdict};
 use trailwatch_shared::trigger::ObjectRef;
@@ -14,7 +15,7 @@ use trailwatch_shared::trigger::ObjectRef;
 #[derive(Default)]
 struct Recorder(Mutex<Vec<AlertMessage>>);
 
-impl AlertSink for Recorder {
+impl AlertPublisher for Recorder {
     fn publish(
         &self,
         alert: &AlertMessage,
@@ -88,17 +89,12 @@ fn one_alert_per_failing_digest_and_silence_on_clean_ones() {
         alert.subject,
         "[CRITICAL] CloudTrail tampering suspected: 1 finding, 123456789012 us-east-1"
     );
-    let attr = |n: &str| {
-        alert
-            .attributes
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.as_str())
-    };
+    let pairs = alert.attributes.pairs();
+    let attr = |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
     assert_eq!(attr("rule_id"), Some("LOG_HASH_MISMATCH"));
     assert_eq!(attr("severity"), Some("CRITICAL"));
     assert_eq!(attr("region"), Some("us-east-1"));
-    let body: Value = serde_json::from_str(&alert.structured_message).unwrap();
+    let body: Value = serde_json::from_str(&alert.message).unwrap();
     assert!(
         body["email"].as_str().unwrap().contains(&digests[1].1),
         "names the digest"

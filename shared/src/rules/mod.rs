@@ -3,6 +3,7 @@
 
 mod builtin;
 mod compiled;
+pub mod config;
 mod prefilter;
 
 pub use builtin::{BUILTIN_SET_NAMES, builtin_set};

@@ -1,16 +1,18 @@
 //! The SNS alert for a digest that failed (or warned): an ASCII subject, a body an on-call engineer
-//! can act on, a machine-readable JSON for queue/Lambda/HTTPS subscribers, and filterable
+//! can act on, a machine-readable JSON for queue/Lambda/HTTP(S) subscribers, and filterable
 //! attributes.
 
 use serde_json::json;
-use trailwatch_lambda_common::sns::AlertMessage;
-use trailwatch_shared::digest::{
-    Finding, FindingCode, FindingSeverity, Verdict, VerificationReport,
+
+use super::message::{
+    AlertAttributes, AlertKind, AlertMessage, MachineBody, SCHEMA_VERSION, assemble,
+    json_string_len,
 };
+use super::subject::clean_subject;
+use crate::digest::{Finding, FindingCode, FindingSeverity, Verdict, VerificationReport};
 
 /// Findings listed in one message; the rest are counted (SNS messages are limited to 256 KiB).
 const MAX_LISTED_FINDINGS: usize = 50;
-const MAX_SUBJECT_CHARS: usize = 99;
 
 /// What was verified, for the message.
 #[derive(Debug, Clone)]
@@ -94,21 +96,7 @@ pub fn subject(report: &VerificationReport, ctx: &AlertContext<'_>) -> String {
         ctx.account,
         ctx.region
     );
-    ascii_line(&text, MAX_SUBJECT_CHARS)
-}
-
-/// Printable ASCII only, no line breaks, at most `max` characters.
-fn ascii_line(text: &str, max: usize) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .take(max)
-        .collect()
+    clean_subject(&text)
 }
 
 fn ordered(report: &VerificationReport) -> Vec<&Finding> {
@@ -164,38 +152,65 @@ pub fn build(report: &VerificationReport, ctx: &AlertContext<'_>) -> AlertMessag
     let mut codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
     codes.sort_unstable();
     codes.dedup();
-    let machine = json!({
-        "source": "trailwatch.digest-verifier",
-        "verdict": report.verdict,
-        "digest": ctx.digest,
-        "account": ctx.account,
-        "region": ctx.region,
-        "trail": ctx.trail,
-        "logs_checked": report.logs_checked,
-        "findings_total": findings.len(),
-        "findings": findings.iter().take(MAX_LISTED_FINDINGS).collect::<Vec<_>>(),
-    })
-    .to_string();
-    let text = body(report, ctx);
-    let structured = json!({
-        "default": text,
-        "email": text,
-        "sqs": machine,
-        "lambda": machine,
-        "https": machine,
-        "http": machine,
-    })
-    .to_string();
-    AlertMessage {
-        subject: subject(report, ctx),
-        structured_message: structured,
-        attributes: vec![
-            ("rule_id".into(), primary.into()),
-            ("severity".into(), alert_severity(report.verdict).into()),
-            ("account".into(), ctx.account.into()),
-            ("region".into(), ctx.region.into()),
-            ("finding_codes".into(), codes.join(",")),
-        ],
+    let attributes = AlertAttributes {
+        rule_id: primary.into(),
+        severity: alert_severity(report.verdict).into(),
+        account: ctx.account.into(),
+        region: ctx.region.into(),
+        finding_codes: Some(codes.join(",")),
+    };
+    let machine = VerdictJson {
+        report,
+        ctx,
+        findings: &findings,
+    };
+    assemble(
+        AlertKind::DigestVerdict,
+        subject(report, ctx),
+        &body(report, ctx),
+        &machine,
+        attributes,
+    )
+}
+
+/// The machine-readable document for queue, Lambda and HTTP(S) subscribers.
+struct VerdictJson<'a> {
+    report: &'a VerificationReport,
+    ctx: &'a AlertContext<'a>,
+    /// Most severe first.
+    findings: &'a [&'a Finding],
+}
+
+impl VerdictJson<'_> {
+    fn render_listing(&self, listed: usize) -> String {
+        json!({
+            "schema": SCHEMA_VERSION,
+            "source": "trailwatch.digest-verifier",
+            "verdict": self.report.verdict,
+            "digest": self.ctx.digest,
+            "account": self.ctx.account,
+            "region": self.ctx.region,
+            "trail": self.ctx.trail,
+            "logs_checked": self.report.logs_checked,
+            "findings_total": self.findings.len(),
+            "findings": &self.findings[..listed],
+        })
+        .to_string()
+    }
+}
+
+impl MachineBody for VerdictJson<'_> {
+    fn render(&self, max_escaped_bytes: usize) -> String {
+        // At most MAX_LISTED_FINDINGS always fit for real findings (short objects and details);
+        // should they not, the most severe are kept and `findings_total` still counts them all.
+        let mut listed = self.findings.len().min(MAX_LISTED_FINDINGS);
+        loop {
+            let doc = self.render_listing(listed);
+            if listed == 0 || json_string_len(&doc) <= max_escaped_bytes {
+                return doc;
+            }
+            listed /= 2;
+        }
     }
 }
 
@@ -248,19 +263,22 @@ mod tests {
     fn message_lists_each_finding_with_next_steps_and_attributes() {
         let r = report(&[FindingCode::LogHashMismatch, FindingCode::DigestMissing]);
         let m = build(&r, &ctx());
-        let doc: serde_json::Value = serde_json::from_str(&m.structured_message).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&m.message).unwrap();
         let email = doc["email"].as_str().unwrap();
         assert!(email.contains("LOG_HASH_MISMATCH") && email.contains("DIGEST_MISSING"));
         assert!(email.contains("Next:") && email.contains("s3://b/AWSLogs/k.json.gz"));
         let machine: serde_json::Value =
             serde_json::from_str(doc["sqs"].as_str().unwrap()).unwrap();
         assert_eq!(machine["verdict"], "FAIL");
+        assert_eq!(machine["schema"], 1);
+        assert_eq!(doc["http"], doc["sqs"]);
         assert_eq!(machine["findings"].as_array().unwrap().len(), 2);
+        let pairs = m.attributes.pairs();
         let attr = |n: &str| {
-            m.attributes
+            pairs
                 .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| (*v).to_owned())
         };
         assert_eq!(attr("rule_id").as_deref(), Some("DIGEST_MISSING"));
         assert_eq!(attr("severity").as_deref(), Some("CRITICAL"));
@@ -286,11 +304,7 @@ mod tests {
             })
             .collect();
         let m = build(&VerificationReport::new(findings, 1, 5_000), &ctx());
-        assert!(
-            m.structured_message.len() < 200 * 1024,
-            "{}",
-            m.structured_message.len()
-        );
-        assert!(m.structured_message.contains("4950 more findings"));
+        assert!(m.message.len() < 200 * 1024, "{}", m.message.len());
+        assert!(m.message.contains("4950 more findings"));
     }
 }

@@ -9,12 +9,16 @@ use std::fmt::Write as _;
 use std::io::Read;
 
 use serde_json::{Value, json};
-use trailwatch_shared::records::{ReaderLimits, RecordReader, RecordsError};
 
-use crate::event_summary::one_line_capped;
-use crate::message::{AlertAttributes, AlertMessage, MachineBody, assemble, json_string_len};
-use crate::rule_alert::FileContext;
-use crate::subject::fit_subject;
+use super::ascii::fold_to_ascii_line;
+use super::event_summary::one_line_capped;
+use super::message::{
+    AlertAttributes, AlertKind, AlertMessage, MachineBody, SCHEMA_VERSION, assemble,
+    json_string_len,
+};
+use super::rule_alert::FileContext;
+use super::subject::fit_subject;
+use crate::records::{ReaderLimits, RecordReader, RecordsError};
 
 /// Insights flag anomalies, not confirmed misuse: MEDIUM, so that "page on HIGH/CRITICAL"
 /// filter policies do not page on them while e-mail subscribers still see them.
@@ -86,12 +90,12 @@ pub fn insight_alert(record_json: &str, file: &FileContext) -> Option<AlertMessa
         " {}/min (baseline {}) in {} {}",
         rate(insight.observed),
         rate(insight.baseline),
-        crate::ascii::fold_to_ascii_line(&file.account),
-        crate::ascii::fold_to_ascii_line(&file.region)
+        fold_to_ascii_line(&file.account),
+        fold_to_ascii_line(&file.region)
     );
     let subject = fit_subject(
-        &crate::ascii::fold_to_ascii_line(&head),
-        &crate::ascii::fold_to_ascii_line(&title),
+        &fold_to_ascii_line(&head),
+        &fold_to_ascii_line(&title),
         &tail,
     );
     let text = render_text(&subject, &insight, file, rate_word);
@@ -105,8 +109,15 @@ pub fn insight_alert(record_json: &str, file: &FileContext) -> Option<AlertMessa
         severity: INSIGHT_SEVERITY.to_owned(),
         account: file.account.clone(),
         region: file.region.clone(),
+        finding_codes: None,
     };
-    Some(assemble(subject, &text, &machine, attributes))
+    Some(assemble(
+        AlertKind::Insight,
+        subject,
+        &text,
+        &machine,
+        attributes,
+    ))
 }
 
 /// One `attributions` entry: the attribute (`userIdentityArn`, `userAgent`, `errorCode`) and its
@@ -279,6 +290,7 @@ impl MachineBody for InsightJson<'_> {
     fn render(&self, max_escaped_bytes: usize) -> String {
         let i = self.insight;
         let mut doc = json!({
+            "schema": SCHEMA_VERSION,
             "source": "trailwatch",
             "kind": "insight",
             "insight_type": i.insight_type,

@@ -10,7 +10,7 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::list_objects_v2::{ListObjectsV2Error, ListObjectsV2Output};
 use aws_sdk_s3::types::Object;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use digest_verifier::S3DigestStore;
+use trailwatch_lambda_common::s3_store::S3DigestStore;
 use trailwatch_shared::digest::{DigestStore, StoreError};
 
 const BUCKET: &str = "trail";

@@ -1,6 +1,6 @@
 use super::*;
-use crate::message::SNS_MAX_PUBLISH_BYTES;
-use crate::subject::MAX_SUBJECT_CHARS;
+use crate::alert::message::SNS_MAX_PUBLISH_BYTES;
+use crate::alert::subject::MAX_SUBJECT_CHARS;
 use serde_json::Value;
 
 /// A real StopLogging record (invictus-ir aws_dataset, 20230710T1205Z_UljXNp9xLp8nsAGc).

@@ -1,13 +1,24 @@
 //! The SNS `Subject`: what an engineer reads in the inbox list before opening the alert.
 //!
 //! SNS requires printable ASCII, no line breaks, fewer than 100 characters, starting with a
-//! letter, digit or punctuation. The subject always keeps severity, rule label, count, account
-//! and region; the title is what gets shortened.
+//! letter, digit or punctuation. A rule alert's subject always keeps severity, rule label,
+//! count, account and region; the title is what gets shortened.
 
-use crate::ascii::fold_to_ascii_line;
+use super::ascii::fold_to_ascii_line;
 
 /// The longest subject SNS accepts ("must be less than 100 characters").
 pub const MAX_SUBJECT_CHARS: usize = 99;
+
+/// Any text as a subject SNS accepts: folded to printable ASCII on one line
+/// ([`fold_to_ascii_line`]), then cut to [`MAX_SUBJECT_CHARS`]. For subjects with nothing to
+/// shorten more gracefully than at the end (digest verdicts); rule and Insights subjects fold
+/// their parts and shorten the title instead ([`fit_subject`]).
+pub fn clean_subject(text: &str) -> String {
+    let mut subject = fold_to_ascii_line(text);
+    // ASCII now, so bytes are characters and any cut is on a character boundary.
+    subject.truncate(MAX_SUBJECT_CHARS);
+    subject
+}
 
 /// `[HIGH] CloudWatch.4 IAM policy changes: 3 events in 123456789012 eu-west-1`.
 pub fn alert_subject(
@@ -157,6 +168,14 @@ mod tests {
             "not printable ASCII: {s:?}"
         );
         assert!(s.starts_with(|c: char| c.is_ascii_alphanumeric() || c.is_ascii_punctuation()));
+    }
+
+    #[test]
+    fn clean_subject_folds_breaks_and_caps() {
+        assert_eq!(clean_subject("a\r\nb  é"), "a b e");
+        let s = clean_subject(&format!("[HIGH] {}", "ü".repeat(300)));
+        assert_valid_subject(&s);
+        assert_eq!(s.len(), MAX_SUBJECT_CHARS);
     }
 
     #[test]

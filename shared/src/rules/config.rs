@@ -17,10 +17,10 @@
 //! (threshold, severity) or switched off (`"enabled": false`). Two custom rules with one id,
 //! unknown fields, or a pattern the engine rejects fail cold start with a message naming the rule.
 
+use crate::pattern::FilterPattern;
+use crate::rules::{self, CompiledRules, RuleDef, Severity};
 use serde::Deserialize;
 use serde_json::Value;
-use trailwatch_shared::pattern::FilterPattern;
-use trailwatch_shared::rules::{self, CompiledRules, RuleDef, Severity};
 
 /// `RULE_SETS`: the built-in sets to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,5 +318,5 @@ fn def_from_spec(spec: &RuleSpec) -> RuleDef {
 }
 
 #[cfg(test)]
-#[path = "rules_config_tests.rs"]
+#[path = "config_tests.rs"]
 mod tests;

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;
 
+use crate::s3_read::{FetchError, S3Request};
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use tokio_util::io::SyncIoBridge;
-use trailwatch_lambda_common::s3_read::{FetchError, S3Request};
 use trailwatch_shared::digest::{DigestStore, StoreError, StoredObject};
 
 /// Reads the trail bucket through the S3 API.

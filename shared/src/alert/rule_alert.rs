@@ -6,9 +6,12 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::event_summary::{EventSummary, one_line_capped};
-use crate::message::{AlertAttributes, AlertMessage, MachineBody, assemble, json_string_len};
-use crate::subject::{alert_subject, events_phrase};
+use super::event_summary::{EventSummary, one_line_capped};
+use super::message::{
+    AlertAttributes, AlertKind, AlertMessage, MachineBody, SCHEMA_VERSION, assemble,
+    json_string_len,
+};
+use super::subject::{alert_subject, events_phrase};
 
 /// The parts of a rule an alert shows (independent of how rules are stored).
 #[derive(Debug, Clone, Copy)]
@@ -122,8 +125,9 @@ pub fn rule_alert(
         severity: rule.severity.to_owned(),
         account: file.account.clone(),
         region: file.region.clone(),
+        finding_codes: None,
     };
-    assemble(subject, &text, &machine, attributes)
+    assemble(AlertKind::RuleMatch, subject, &text, &machine, attributes)
 }
 
 fn render_text(
@@ -214,6 +218,7 @@ struct RuleJson<'a> {
 
 #[derive(Serialize)]
 struct RuleDoc<'a> {
+    schema: u32,
     source: &'static str,
     kind: &'static str,
     rule: RuleDocRule<'a>,
@@ -283,6 +288,7 @@ impl RuleJson<'_> {
             })
             .collect();
         RuleDoc {
+            schema: SCHEMA_VERSION,
             source: "trailwatch",
             kind: "rule_match",
             rule: RuleDocRule {
@@ -342,6 +348,7 @@ impl MachineBody for RuleJson<'_> {
         // Even with no records the document is too large (huge description or title): send the
         // counts and identifiers only.
         let minimal = serde_json::json!({
+            "schema": SCHEMA_VERSION,
             "source": "trailwatch",
             "kind": "rule_match",
             "rule": {"id": self.rule.id, "severity": self.rule.severity},
@@ -357,7 +364,9 @@ impl MachineBody for RuleJson<'_> {
         if fits(&minimal) {
             minimal
         } else {
-            r#"{"source":"trailwatch","kind":"rule_match","truncated":true}"#.to_owned()
+            format!(
+                r#"{{"kind":"rule_match","schema":{SCHEMA_VERSION},"source":"trailwatch","truncated":true}}"#
+            )
         }
     }
 }

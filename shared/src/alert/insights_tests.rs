@@ -1,5 +1,5 @@
 use super::*;
-use crate::message::SNS_MAX_PUBLISH_BYTES;
+use crate::alert::message::SNS_MAX_PUBLISH_BYTES;
 
 /// An Insights record in the documented trail shape (CloudTrail user guide, "CloudTrail record
 /// contents for Insights events for trails"), values made up.

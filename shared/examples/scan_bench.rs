@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! python3 ../shared/bench/make-corpus /tmp/corpus --files 8 --mb-per-file 8
-//! cargo run --release -p alerter --example scan_bench -- /tmp/corpus [security-hub]
+//! cargo run --release -p trailwatch-shared --example scan_bench -- /tmp/corpus [security-hub]
 //! ```
 //! Reads every `*.json.gz` under the folder into memory first (no disk in the timing), then for
 //! each pass: (1) gunzip + split with `RecordReader` only; (2) the same plus `CompiledRules::evaluate`
@@ -12,10 +12,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use alerter::rule_alert::FileContext;
-use alerter::rules_config::{RuleSetSelection, load_rules};
-use alerter::scan::{plan_alerts, scan_log_file};
+use trailwatch_shared::alert::rule_alert::FileContext;
+use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
 use trailwatch_shared::records::{ReaderLimits, RecordReader};
+use trailwatch_shared::rules::config::{RuleSetSelection, load_rules};
 
 fn collect(dir: &Path, out: &mut Vec<Vec<u8>>) {
     for entry in std::fs::read_dir(dir).expect("read corpus dir").flatten() {

@@ -1,13 +1,14 @@
-//! One SNS publish, assembled within SNS's size limit.
+//! The alert document, and its SNS publish assembled within SNS's size limit.
 //!
 //! Every alert is published with `MessageStructure: json`: the e-mail text under `default` and
-//! `email`, and one machine-readable JSON document (as a string, as SNS requires) under `sqs`,
-//! `lambda` and `https`. The text appears twice and the JSON three times, each escaped once more
-//! inside the envelope, and SNS counts the whole request (message, subject, attributes) against
-//! 256 KiB. So the sizes here are computed on the escaped form, exactly as serde_json writes it,
-//! and [`assemble`] checks the final envelope before handing it out.
+//! `email`, and one machine-readable JSON document (as a string, as SNS requires) under the
+//! protocols of [`AlertKind::machine_protocols`]. The text appears twice and the JSON three or
+//! four times, each escaped once more inside the envelope, and SNS counts the whole request
+//! (message, subject, attributes) against 256 KiB. So the sizes here are computed on the escaped
+//! form, exactly as serde_json writes it, and [`assemble`] checks the final envelope before
+//! handing it out.
 
-use serde_json::json;
+use serde_json::{Map, Value};
 
 /// SNS's limit for one publish: message, subject and attributes together (256 KiB).
 pub const SNS_MAX_PUBLISH_BYTES: usize = 256 * 1024;
@@ -19,28 +20,73 @@ pub const MAX_TEXT_ESCAPED_BYTES: usize = 64 * 1024;
 /// `{"default":…,"email":…,"sqs":…,"lambda":…,"https":…}` without the five values' contents.
 const ENVELOPE_OVERHEAD_BYTES: usize = 64;
 
+/// The version of the machine-readable JSON body, sent as its `"schema"` field so that a
+/// subscriber can tell a body it understands from a later one. Raised when a field changes
+/// meaning or goes away; a new field does not raise it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What an alert reports; decides where the JSON body goes and what a cut text points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// A rule reached its threshold in one log file.
+    RuleMatch,
+    /// A CloudTrail Insights insight started.
+    Insight,
+    /// A digest file failed (or warned) verification.
+    DigestVerdict,
+}
+
+impl AlertKind {
+    /// The SNS protocols that get the JSON body instead of the e-mail text.
+    pub fn machine_protocols(self) -> &'static [&'static str] {
+        match self {
+            AlertKind::RuleMatch | AlertKind::Insight => &["sqs", "lambda", "https"],
+            // Digest verdicts have always been sent as JSON to plain `http` endpoints too, and
+            // rule alerts never were: subscribers rely on each, so both stay as they are.
+            AlertKind::DigestVerdict => &["sqs", "lambda", "https", "http"],
+        }
+    }
+
+    /// Where a reader finds what a cut e-mail text left out.
+    fn full_record_hint(self) -> &'static str {
+        match self {
+            AlertKind::RuleMatch | AlertKind::Insight => {
+                "The log file named above holds every event."
+            }
+            AlertKind::DigestVerdict => "Run `trailwatch verify` for every finding.",
+        }
+    }
+}
+
 /// SNS message attributes, for subscription filter policies (e.g. page only on CRITICAL).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertAttributes {
+    /// The rule id; for a digest verdict its most severe finding code.
     pub rule_id: String,
     pub severity: String,
     pub account: String,
     pub region: String,
+    /// Digest verdicts only: every finding code, sorted, comma separated.
+    pub finding_codes: Option<String>,
 }
 
 impl AlertAttributes {
     /// `(name, value)` pairs, all of SNS data type `String`. Empty values (SNS rejects them)
     /// become `unknown`.
-    pub fn pairs(&self) -> [(&'static str, &str); 4] {
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
         fn non_empty(v: &str) -> &str {
             if v.is_empty() { "unknown" } else { v }
         }
-        [
+        let mut pairs = vec![
             ("rule_id", non_empty(&self.rule_id)),
             ("severity", non_empty(&self.severity)),
             ("account", non_empty(&self.account)),
             ("region", non_empty(&self.region)),
-        ]
+        ];
+        if let Some(codes) = &self.finding_codes {
+            pairs.push(("finding_codes", non_empty(codes)));
+        }
+        pairs
     }
 
     fn wire_bytes(&self) -> usize {
@@ -54,10 +100,14 @@ impl AlertAttributes {
 /// Everything one `sns:Publish` sends.
 #[derive(Debug, Clone)]
 pub struct AlertMessage {
+    pub kind: AlertKind,
+    /// Printable ASCII, at most [`MAX_SUBJECT_CHARS`](crate::alert::subject::MAX_SUBJECT_CHARS)
+    /// characters, no line breaks.
     pub subject: String,
     /// The e-mail text as sent (possibly truncated, with a note saying so).
     pub text: String,
-    /// The machine-readable JSON document as sent to `sqs`/`lambda`/`https` subscribers.
+    /// The machine-readable JSON document (with `"schema"`) as sent to the protocols of
+    /// [`AlertKind::machine_protocols`].
     pub machine_json: String,
     /// The `Message` parameter: the `MessageStructure: json` envelope.
     pub message: String,
@@ -74,7 +124,8 @@ impl AlertMessage {
 }
 
 /// Builds the machine-readable JSON for a given budget: it must return a document whose
-/// *escaped* length ([`json_string_len`]) is at most the budget, dropping detail as needed.
+/// *escaped* length ([`json_string_len`]) is at most the budget, dropping detail as needed, and
+/// whose `"schema"` field is [`SCHEMA_VERSION`].
 pub trait MachineBody {
     fn render(&self, max_escaped_bytes: usize) -> String;
 }
@@ -82,29 +133,31 @@ pub trait MachineBody {
 /// Assembles the publish: cuts the text if needed, gives the rest of the budget to the
 /// machine-readable copies, and verifies the total.
 pub fn assemble(
+    kind: AlertKind,
     subject: String,
     text: &str,
     machine: &dyn MachineBody,
     attributes: AlertAttributes,
 ) -> AlertMessage {
+    let protocols = kind.machine_protocols();
     let budget = SNS_MAX_PUBLISH_BYTES.saturating_sub(
         subject.len() + attributes.wire_bytes() + SAFETY_MARGIN_BYTES + ENVELOPE_OVERHEAD_BYTES,
     );
     let mut text_cap = MAX_TEXT_ESCAPED_BYTES.min(budget / 4);
     loop {
-        let (text_sent, text_truncated) = truncate_to_escaped_len(text, text_cap);
+        let (text_sent, text_truncated) = truncate_to_escaped_len(kind, text, text_cap);
         let text_len = json_string_len(&text_sent);
-        let machine_cap = budget.saturating_sub(2 * text_len) / 3;
+        let machine_cap = budget.saturating_sub(2 * text_len) / protocols.len();
         let machine_json = machine.render(machine_cap);
-        let message = json!({
-            "default": text_sent,
-            "email": text_sent,
-            "sqs": machine_json,
-            "lambda": machine_json,
-            "https": machine_json,
-        })
-        .to_string();
+        let mut envelope = Map::new();
+        envelope.insert("default".into(), Value::from(text_sent.as_str()));
+        envelope.insert("email".into(), Value::from(text_sent.as_str()));
+        for protocol in protocols {
+            envelope.insert((*protocol).into(), Value::from(machine_json.as_str()));
+        }
+        let message = Value::Object(envelope).to_string();
         let out = AlertMessage {
+            kind,
             subject: subject.clone(),
             text: text_sent,
             machine_json,
@@ -134,15 +187,17 @@ fn escaped_byte_len(b: u8) -> usize {
 }
 
 /// `text` cut so that its JSON string literal is at most `max_escaped` bytes, on a UTF-8
-/// character boundary (preferring a line end), followed by a note saying what was cut.
-pub fn truncate_to_escaped_len(text: &str, max_escaped: usize) -> (String, bool) {
+/// character boundary (preferring a line end), followed by a note saying what was cut and where
+/// the rest is.
+pub fn truncate_to_escaped_len(kind: AlertKind, text: &str, max_escaped: usize) -> (String, bool) {
     if json_string_len(text) <= max_escaped {
         return (text.to_owned(), false);
     }
+    let hint = kind.full_record_hint();
     let note_for = |omitted: usize| {
         format!(
             "\n\n[trailwatch: this message was cut here to fit the 256 KiB SNS limit; {omitted} more bytes \
-             were not sent. The log file named above holds every event.]\n"
+             were not sent. {hint}]\n"
         )
     };
     // Reserve room for the note with the widest possible number; a budget too small for the
@@ -200,6 +255,7 @@ mod tests {
             severity: "MEDIUM".into(),
             account: "123456789012".into(),
             region: "eu-west-1".into(),
+            finding_codes: None,
         }
     }
 
@@ -225,6 +281,7 @@ mod tests {
     #[test]
     fn small_messages_are_sent_whole_in_every_protocol_key() {
         let m = assemble(
+            AlertKind::RuleMatch,
             "[LOW] x: 1 event in a r".into(),
             "body\ntext",
             &Fixed(r#"{"a":1}"#.into()),
@@ -246,7 +303,7 @@ mod tests {
         // Multi-byte characters and escapes everywhere, so any byte-based cut would split one.
         let text = "é\"漢\n🚨".repeat(40_000);
         for cap in [1000usize, 4096, 65_536] {
-            let (out, cut) = truncate_to_escaped_len(&text, cap);
+            let (out, cut) = truncate_to_escaped_len(AlertKind::RuleMatch, &text, cap);
             assert!(cut);
             assert!(
                 json_string_len(&out) <= cap,
@@ -262,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_budget_smaller_than_the_note_still_holds() {
-        let (out, cut) = truncate_to_escaped_len(&"é\n".repeat(100), 21);
+        let (out, cut) = truncate_to_escaped_len(AlertKind::RuleMatch, &"é\n".repeat(100), 21);
         assert!(cut);
         assert!(json_string_len(&out) <= 21);
         assert!(out.starts_with("é"));
@@ -271,7 +328,13 @@ mod tests {
     #[test]
     fn huge_text_is_cut_and_the_whole_publish_fits_the_sns_limit() {
         let text = "x\"y\\z é\n".repeat(200_000); // ~2 MB, heavy escaping
-        let m = assemble("[HIGH] s".into(), &text, &Fixed("{}".into()), attrs());
+        let m = assemble(
+            AlertKind::RuleMatch,
+            "[HIGH] s".into(),
+            &text,
+            &Fixed("{}".into()),
+            attrs(),
+        );
         assert!(m.text_truncated);
         assert!(m.publish_bytes() <= SNS_MAX_PUBLISH_BYTES);
         assert!(m.message.len() <= SNS_MAX_PUBLISH_BYTES);
@@ -291,13 +354,38 @@ mod tests {
             severity: "LOW".into(),
             account: String::new(),
             region: String::new(),
+            finding_codes: None,
         };
         let pairs = a.pairs();
         assert_eq!(pairs[2], ("account", "unknown"));
         assert_eq!(pairs[3], ("region", "unknown"));
         assert_eq!(
-            pairs.map(|p| p.0),
+            pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
             ["rule_id", "severity", "account", "region"]
+        );
+        let digest = AlertAttributes {
+            finding_codes: Some("LOG_MISSING".into()),
+            ..a
+        };
+        assert_eq!(digest.pairs()[4], ("finding_codes", "LOG_MISSING"));
+    }
+
+    #[test]
+    fn digest_verdicts_also_go_to_http_as_json() {
+        let m = assemble(
+            AlertKind::DigestVerdict,
+            "[CRITICAL] s".into(),
+            "text",
+            &Fixed(r#"{"a":1}"#.into()),
+            attrs(),
+        );
+        let v: serde_json::Value = serde_json::from_str(&m.message).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 6);
+        assert_eq!(v["http"], v["sqs"]);
+        let (cut, _) = truncate_to_escaped_len(AlertKind::DigestVerdict, &"x\n".repeat(9000), 4096);
+        assert!(
+            cut.ends_with("Run `trailwatch verify` for every finding.]\n"),
+            "{cut}"
         );
     }
 }

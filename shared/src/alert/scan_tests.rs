@@ -1,5 +1,5 @@
 use super::*;
-use crate::rules_config::{RuleSetSelection, load_rules, parse_custom_rules};
+use crate::rules::config::{RuleSetSelection, load_rules, parse_custom_rules};
 use std::io::Write as _;
 
 fn rules(json: &str) -> LoadedRules {
@@ -118,7 +118,7 @@ fn kept_record_bytes_are_bounded_per_rule() {
     assert!(samples.iter().filter(|s| s.raw.is_none()).count() >= 30);
     assert_eq!(samples[39].summary.event_id.as_deref(), Some("id-39"));
     let alerts = plan_alerts(&scan, &rules, &file());
-    assert!(alerts[0].message.publish_bytes() <= crate::message::SNS_MAX_PUBLISH_BYTES);
+    assert!(alerts[0].message.publish_bytes() <= crate::alert::message::SNS_MAX_PUBLISH_BYTES);
 }
 
 #[test]

@@ -8,12 +8,11 @@
 
 use std::io::Read;
 
-use trailwatch_shared::records::{ReaderLimits, RecordReader, RecordsError};
-
-use crate::event_summary::EventSummary;
-use crate::message::AlertMessage;
-use crate::rule_alert::{FileContext, FileStats, MatchSample, RuleMatches, RuleView, rule_alert};
-use crate::rules_config::{LoadedRules, severity_label};
+use super::event_summary::EventSummary;
+use super::message::AlertMessage;
+use super::rule_alert::{FileContext, FileStats, MatchSample, RuleMatches, RuleView, rule_alert};
+use crate::records::{ReaderLimits, RecordReader, RecordsError};
+use crate::rules::config::{LoadedRules, severity_label};
 
 /// Verbatim record bytes kept per rule and file; an SNS message cannot carry more anyway.
 pub const MAX_KEPT_BYTES_PER_RULE: usize = 512 * 1024;
