@@ -109,11 +109,15 @@ impl Path {
             let one = match self {
                 Path::Decompress => decompress(&file.gzip[..])?,
                 Path::Records => split(&file.gzip[..])?,
-                Path::Alerter => alert(&file.gzip[..], rules)?,
+                Path::Alerter => alert(
+                    RecordReader::new(&file.gzip[..], ReaderLimits::default()),
+                    rules,
+                )?,
                 Path::AlerterOverlapped => alert(
-                    trailwatch_shared::records::overlap_inflate(std::io::Cursor::new(
-                        file.gzip.clone(),
-                    )),
+                    RecordReader::open(
+                        std::io::Cursor::new(file.gzip.clone()),
+                        ReaderLimits::default(),
+                    ),
                     rules,
                 )?,
                 Path::Digest => hash(&file.gzip[..])?,
@@ -169,8 +173,7 @@ pub fn security_hub_rules() -> Result<CompiledRules> {
     Ok(CompiledRules::compile(defs)?)
 }
 
-fn alert<R: Read>(input: R, rules: &CompiledRules) -> Result<Outcome> {
-    let mut reader = RecordReader::new(input, ReaderLimits::default());
+fn alert<R: Read>(mut reader: RecordReader<R>, rules: &CompiledRules) -> Result<Outcome> {
     let mut matched = Vec::new();
     let (mut records, mut matches) = (0, 0);
     while let Some(record) = reader.next_record()? {
@@ -208,8 +211,8 @@ fn hash(gzip: &[u8]) -> Result<Outcome> {
 }
 
 /// The forwarder's own pipeline (reader thread + batcher, async sender) with a counting sink,
-/// on a runtime shaped like the Lambda one (multi-thread, 2 workers); `overlapped`: with the
-/// handler's `overlap_inflate` in front, as deployed.
+/// on a runtime shaped like the Lambda one (multi-thread, 2 workers); `overlapped`: opened with
+/// `RecordReader::open` like the handler does (as deployed), else inflated on the reading thread.
 fn forwarder_pass(set: &Corpus, overlapped: bool) -> Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -219,12 +222,12 @@ fn forwarder_pass(set: &Corpus, overlapped: bool) -> Result<Outcome> {
     let mut total = Outcome::default();
     for file in &set.files {
         let input = std::io::Cursor::new(file.gzip.clone());
-        let counts = if overlapped {
-            let input = trailwatch_shared::records::overlap_inflate(input);
-            runtime.block_on(forward_file(sink.clone(), input, job()))?
+        let reader = if overlapped {
+            RecordReader::open(input, ReaderLimits::default())
         } else {
-            runtime.block_on(forward_file(sink.clone(), input, job()))?
+            RecordReader::new(input, ReaderLimits::default())
         };
+        let counts = runtime.block_on(forward_file(sink.clone(), reader, job()))?;
         total.bytes += counts.decompressed_bytes;
         total.records += counts.records_in;
     }
@@ -235,7 +238,6 @@ fn forwarder_pass(set: &Corpus, overlapped: bool) -> Result<Outcome> {
 fn job() -> FileJob<fn(&str) -> bool> {
     FileJob {
         stream: "bench".into(),
-        limits: ReaderLimits::default(),
         keep: |_| true,
         fallback_time_ms: NOW_MS,
         now_ms: NOW_MS,
@@ -252,14 +254,21 @@ pub fn stream_file(mode: &str, file: &FsPath) -> Result<u64> {
             0
         }
         "reader" => split(open()?)?.records,
-        "alerter" => alert(open()?, &security_hub_rules()?)?.records,
+        "alerter" => {
+            alert(
+                RecordReader::new(open()?, ReaderLimits::default()),
+                &security_hub_rules()?,
+            )?
+            .records
+        }
         "forwarder" => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
             let sink = Arc::new(CountingSink::default());
-            let counts = runtime.block_on(forward_file(sink.clone(), open()?, job()))?;
+            let reader = RecordReader::new(open()?, ReaderLimits::default());
+            let counts = runtime.block_on(forward_file(sink.clone(), reader, job()))?;
             if sink.events.load(Relaxed) != counts.records_in {
                 bail!(
                     "forwarded {} of {} records",

@@ -109,9 +109,8 @@ fn for_each_record(
 ) -> Result<u64, FileError> {
     let file = File::open(path)
         .map_err(|e| FileError::Read(anyhow::anyhow!("{}: cannot open: {e}", path.display())))?;
-    // Inflating on a second thread overlaps decompression with splitting and matching.
-    let mut reader = RecordReader::new(
-        trailwatch_shared::records::overlap_inflate(BufReader::with_capacity(1 << 16, file)),
+    let mut reader = RecordReader::open(
+        BufReader::with_capacity(1 << 16, file),
         ReaderLimits::default(),
     );
     let mut n = 0;

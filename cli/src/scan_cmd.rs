@@ -15,7 +15,7 @@ use trailwatch_shared::alert::insights::scan_insights_file;
 use trailwatch_shared::alert::rule_alert::FileContext;
 use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
 use trailwatch_shared::layout::{ObjectKind, classify};
-use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::records::{ReaderLimits, RecordReader};
 use trailwatch_shared::rules::config::{
     LoadedRules, RuleSetSelection, load_rules, parse_custom_rules,
 };
@@ -132,7 +132,7 @@ fn scan_local(
     }
     totals.files += 1;
     if is_insight {
-        let scan = scan_insights_file(open()?, &file, ReaderLimits::default());
+        let scan = scan_insights_file(RecordReader::open(open()?, ReaderLimits::default()), &file);
         totals.records += scan.records_evaluated;
         print_alerts(out, &file, scan.alerts.iter(), args.json, totals)?;
         report_read_error(
@@ -143,10 +143,9 @@ fn scan_local(
         return Ok(());
     }
     let scan = scan_log_file(
-        trailwatch_shared::records::overlap_inflate(open()?),
+        RecordReader::open(open()?, ReaderLimits::default()),
         rules,
         usize::from(args.max_events),
-        ReaderLimits::default(),
     );
     if file.account.is_empty() {
         // Neither the key nor the name says whose file this is: use the first record.
@@ -220,12 +219,10 @@ async fn scan_s3_prefix(
             let body = trailwatch_lambda_common::s3_read::open_object(&s3, &object)
                 .await
                 .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-            let reader = trailwatch_shared::records::overlap_inflate(body.into_blocking_reader());
+            let reader = RecordReader::open(body.into_blocking_reader(), ReaderLimits::default());
             totals.files += 1;
             let (messages, records, read_error) = if location.1 {
-                let scan = tokio::task::block_in_place(|| {
-                    scan_insights_file(reader, &file, ReaderLimits::default())
-                });
+                let scan = tokio::task::block_in_place(|| scan_insights_file(reader, &file));
                 (
                     scan.alerts,
                     scan.records_evaluated,
@@ -234,12 +231,7 @@ async fn scan_s3_prefix(
             } else {
                 // The reader bridges to the async download, so it must run off the runtime threads.
                 let scan = tokio::task::block_in_place(|| {
-                    scan_log_file(
-                        reader,
-                        rules,
-                        usize::from(args.max_events),
-                        ReaderLimits::default(),
-                    )
+                    scan_log_file(reader, rules, usize::from(args.max_events))
                 });
                 let planned = plan_alerts(&scan, rules, &file);
                 (

@@ -76,7 +76,11 @@ fn main() {
         let t = Instant::now();
         let (mut matches, mut alerts) = (0u64, 0usize);
         for f in &files {
-            let scan = scan_log_file(&f[..], &rules, 10, ReaderLimits::default());
+            let scan = scan_log_file(
+                RecordReader::new(&f[..], ReaderLimits::default()),
+                &rules,
+                10,
+            );
             assert!(scan.read_error.is_none());
             matches += scan.total_matches();
             alerts += plan_alerts(&scan, &rules, &file).len();

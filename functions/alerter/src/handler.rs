@@ -23,7 +23,7 @@ use trailwatch_shared::alert::rule_alert::FileContext;
 use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
 use trailwatch_shared::layout::{KeyLocation, ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
-use trailwatch_shared::records::ReaderLimits;
+use trailwatch_shared::records::{ReaderLimits, RecordReader};
 use trailwatch_shared::rules::config::LoadedRules;
 use trailwatch_shared::trigger::{ObjectRef, decode};
 
@@ -148,16 +148,13 @@ impl<P: AlertPublisher> Alerter<P> {
         uri: &str,
     ) -> Result<ObjectOutcome, ObjectError> {
         let file = file_context(object, location);
-        // Inflating on a second thread overlaps decompression with rule evaluation.
-        let reader = trailwatch_shared::records::overlap_inflate(
-            open_object(&self.s3, object).await?.into_blocking_reader(),
-        );
+        let body = open_object(&self.s3, object).await?.into_blocking_reader();
+        let reader = RecordReader::open(body, self.limits);
         let rules = self.rules.clone();
-        let (max_events, limits) = (self.config.max_events_per_alert, self.limits);
-        let scan =
-            tokio::task::spawn_blocking(move || scan_log_file(reader, &rules, max_events, limits))
-                .await
-                .map_err(|e| ObjectError::Internal(format!("rule evaluation task failed: {e}")))?;
+        let max_events = self.config.max_events_per_alert;
+        let scan = tokio::task::spawn_blocking(move || scan_log_file(reader, &rules, max_events))
+            .await
+            .map_err(|e| ObjectError::Internal(format!("rule evaluation task failed: {e}")))?;
         let planned = plan_alerts(&scan, &self.rules, &file);
         let messages: Vec<&AlertMessage> = planned.iter().map(|p| &p.message).collect();
         let (published, failures) = self.publish_all(&messages, uri).await;
@@ -210,9 +207,9 @@ impl<P: AlertPublisher> Alerter<P> {
         uri: &str,
     ) -> Result<ObjectOutcome, ObjectError> {
         let file = file_context(object, location);
-        let reader = open_object(&self.s3, object).await?.into_blocking_reader();
-        let limits = self.limits;
-        let scan = tokio::task::spawn_blocking(move || scan_insights_file(reader, &file, limits))
+        let body = open_object(&self.s3, object).await?.into_blocking_reader();
+        let reader = RecordReader::open(body, self.limits);
+        let scan = tokio::task::spawn_blocking(move || scan_insights_file(reader, &file))
             .await
             .map_err(|e| ObjectError::Internal(format!("insights task failed: {e}")))?;
         let messages: Vec<&AlertMessage> = scan.alerts.iter().collect();

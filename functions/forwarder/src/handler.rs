@@ -8,6 +8,7 @@ use trailwatch_lambda_common::intake::run_items;
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
+use trailwatch_shared::records::RecordReader;
 use trailwatch_shared::trigger::{ObjectRef, decode};
 
 use crate::config::ForwarderConfig;
@@ -115,14 +116,12 @@ impl<S: LogSink> Forwarder<S> {
         let pattern = self.config.forward_pattern.clone();
         let job = FileJob {
             stream: stream.to_owned(),
-            limits: self.config.limits,
             keep: move |json: &str| pattern.as_ref().is_none_or(|p| p.matches(json)),
             fallback_time_ms,
             now_ms: now_ms(),
         };
-        // Inflating on a second thread overlaps decompression with splitting and batching.
-        let input = trailwatch_shared::records::overlap_inflate(body.into_blocking_reader());
-        Ok(forward_file(self.sink.clone(), input, job).await?)
+        let reader = RecordReader::open(body.into_blocking_reader(), self.config.limits);
+        Ok(forward_file(self.sink.clone(), reader, job).await?)
     }
 }
 

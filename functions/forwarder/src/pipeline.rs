@@ -5,7 +5,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use trailwatch_shared::records::{ReaderLimits, RecordReader, RecordsError};
+use trailwatch_shared::records::{RecordReader, RecordsError};
 
 use crate::batch::{Batcher, LogEvent, RejectReason, check_event};
 use crate::sink::{LogSink, SinkError};
@@ -51,7 +51,6 @@ pub enum ForwardError {
 /// Parameters for one file.
 pub struct FileJob<F> {
     pub stream: String,
-    pub limits: ReaderLimits,
     /// Keeps a record (`true`) or counts it as filtered; `FORWARD_PATTERN` in production.
     pub keep: F,
     /// Timestamp for records without `eventTime`: the file's delivery time from its key.
@@ -60,10 +59,10 @@ pub struct FileJob<F> {
     pub now_ms: i64,
 }
 
-/// Forwards every record of `input` (gzip or plain CloudTrail JSON) to `sink`.
+/// Forwards every record of `reader` (see [`RecordReader::open`]) to `sink`.
 pub async fn forward_file<S, R, F>(
     sink: Arc<S>,
-    input: R,
+    reader: RecordReader<R>,
     job: FileJob<F>,
 ) -> Result<FileCounts, ForwardError>
 where
@@ -74,7 +73,7 @@ where
     // Two batches in flight at most: bounded memory, and the reader stays one batch ahead.
     let (tx, mut rx) = mpsc::channel::<Vec<LogEvent>>(2);
     let stream = job.stream.clone();
-    let producer = tokio::task::spawn_blocking(move || produce(input, job, tx));
+    let producer = tokio::task::spawn_blocking(move || produce(reader, job, tx));
 
     let mut sent = FileCounts::default();
     let mut sink_error = None;
@@ -117,12 +116,11 @@ where
 
 /// The blocking half: split, filter, check limits, batch.
 fn produce<R: Read, F: Fn(&str) -> bool>(
-    input: R,
+    mut reader: RecordReader<R>,
     job: FileJob<F>,
     tx: mpsc::Sender<Vec<LogEvent>>,
 ) -> Result<FileCounts, ForwardError> {
     let mut counts = FileCounts::default();
-    let mut reader = RecordReader::new(input, job.limits);
     let mut batcher = Batcher::new();
     loop {
         let record = match reader.next_record() {

@@ -18,7 +18,7 @@ use super::message::{
 };
 use super::rule_alert::FileContext;
 use super::subject::fit_subject;
-use crate::records::{ReaderLimits, RecordReader, RecordsError};
+use crate::records::{RecordReader, RecordsError};
 
 /// Insights flag anomalies, not confirmed misuse: MEDIUM, so that "page on HIGH/CRITICAL"
 /// filter policies do not page on them while e-mail subscribers still see them.
@@ -35,14 +35,10 @@ pub struct InsightScan {
     pub read_error: Option<RecordsError>,
 }
 
-/// Reads an Insights file and builds an alert for every insight that starts.
-pub fn scan_insights_file<R: Read>(
-    input: R,
-    file: &FileContext,
-    limits: ReaderLimits,
-) -> InsightScan {
+/// Reads an Insights file (see [`RecordReader::open`]) and builds an alert for every insight
+/// that starts.
+pub fn scan_insights_file<R: Read>(mut reader: RecordReader<R>, file: &FileContext) -> InsightScan {
     let mut scan = InsightScan::default();
-    let mut reader = RecordReader::new(input, limits);
     loop {
         match reader.next_record() {
             Ok(Some(record)) => {

@@ -11,7 +11,7 @@ use std::io::Read;
 use super::event_summary::EventSummary;
 use super::message::AlertMessage;
 use super::rule_alert::{FileContext, FileStats, MatchSample, RuleMatches, RuleView, rule_alert};
-use crate::records::{ReaderLimits, RecordReader, RecordsError};
+use crate::records::{RecordReader, RecordsError};
 use crate::rules::config::{LoadedRules, severity_label};
 
 /// Verbatim record bytes kept per rule and file; an SNS message cannot carry more anyway.
@@ -38,12 +38,11 @@ impl FileScan {
     }
 }
 
-/// Reads `input` (gzip or plain `{"Records":[…]}`) and evaluates every rule on every record.
+/// Reads every record of `reader` (see [`RecordReader::open`]) and evaluates every rule on it.
 pub fn scan_log_file<R: Read>(
-    input: R,
+    mut reader: RecordReader<R>,
     rules: &LoadedRules,
     max_events: usize,
-    limits: ReaderLimits,
 ) -> FileScan {
     let mut scan = FileScan {
         per_rule: vec![RuleMatches::default(); rules.specs.len()],
@@ -51,7 +50,6 @@ pub fn scan_log_file<R: Read>(
     };
     let mut kept_bytes = vec![0usize; rules.specs.len()];
     let mut matched: Vec<usize> = Vec::with_capacity(rules.specs.len());
-    let mut reader = RecordReader::new(input, limits);
     loop {
         let record = match reader.next_record() {
             Ok(Some(r)) => r,

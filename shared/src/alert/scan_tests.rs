@@ -2,6 +2,11 @@ use super::*;
 use crate::rules::config::{RuleSetSelection, load_rules, parse_custom_rules};
 use std::io::Write as _;
 
+/// The records of `bytes`, read on this thread.
+fn reader(bytes: &[u8]) -> RecordReader<&[u8]> {
+    RecordReader::new(bytes, crate::records::ReaderLimits::default())
+}
+
 fn rules(json: &str) -> LoadedRules {
     let custom = parse_custom_rules("CUSTOM_RULES", json).unwrap();
     load_rules(&RuleSetSelection::None, &[("CUSTOM_RULES".into(), custom)]).unwrap()
@@ -50,12 +55,7 @@ fn counts_every_match_keeps_the_first_samples_and_alerts_at_threshold() {
     recs.push(record("GetRole", 100, 10));
     recs.push(record("GetUser", 101, 10));
     recs.push(record("ListRoles", 102, 10));
-    let scan = scan_log_file(
-        &gz(&log_file(&recs))[..],
-        &rules,
-        10,
-        ReaderLimits::default(),
-    );
+    let scan = scan_log_file(reader(&gz(&log_file(&recs))[..]), &rules, 10);
     assert!(scan.read_error.is_none(), "{:?}", scan.read_error);
     assert_eq!(scan.records_evaluated, 28);
     assert_eq!(scan.per_rule[0].count, 25);
@@ -89,7 +89,7 @@ fn counts_every_match_keeps_the_first_samples_and_alerts_at_threshold() {
 fn threshold_reached_exactly_alerts() {
     let rules = rules(TWO_RULES);
     let recs: Vec<String> = (0..3).map(|i| record("GetRole", i, 10)).collect();
-    let scan = scan_log_file(&log_file(&recs)[..], &rules, 10, ReaderLimits::default());
+    let scan = scan_log_file(reader(&log_file(&recs)[..]), &rules, 10);
     let alerts = plan_alerts(&scan, &rules, &file());
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].message.attributes.rule_id, "burst");
@@ -106,7 +106,7 @@ fn kept_record_bytes_are_bounded_per_rule() {
     let recs: Vec<String> = (0..40)
         .map(|i| record("AttachRolePolicy", i, 60_000))
         .collect();
-    let scan = scan_log_file(&log_file(&recs)[..], &rules, 40, ReaderLimits::default());
+    let scan = scan_log_file(reader(&log_file(&recs)[..]), &rules, 40);
     let samples = &scan.per_rule[0].samples;
     assert_eq!(samples.len(), 40, "every shown event keeps its summary");
     let kept: usize = samples
@@ -125,7 +125,7 @@ fn kept_record_bytes_are_bounded_per_rule() {
 fn max_events_zero_counts_without_samples() {
     let rules = rules(TWO_RULES);
     let recs: Vec<String> = (0..5).map(|i| record("AttachRolePolicy", i, 10)).collect();
-    let scan = scan_log_file(&log_file(&recs)[..], &rules, 0, ReaderLimits::default());
+    let scan = scan_log_file(reader(&log_file(&recs)[..]), &rules, 0);
     assert_eq!(scan.per_rule[0].count, 5);
     assert!(scan.per_rule[0].samples.is_empty());
     let alerts = plan_alerts(&scan, &rules, &file());
@@ -144,7 +144,7 @@ fn a_damaged_file_keeps_what_was_read_and_reports_the_error() {
     let mut bytes = log_file(&recs);
     let cut = bytes.len() - 40; // inside the last record
     bytes.truncate(cut);
-    let scan = scan_log_file(&bytes[..], &rules, 10, ReaderLimits::default());
+    let scan = scan_log_file(reader(&bytes[..]), &rules, 10);
     assert!(scan.read_error.is_some());
     assert_eq!(scan.per_rule[0].count, 3);
     let alerts = plan_alerts(&scan, &rules, &file());
@@ -159,12 +159,7 @@ fn a_damaged_file_keeps_what_was_read_and_reports_the_error() {
 #[test]
 fn not_a_cloudtrail_file_is_a_read_error_with_nothing_evaluated() {
     let rules = rules(TWO_RULES);
-    let scan = scan_log_file(
-        &br#"{"configurationItems":[]}"#[..],
-        &rules,
-        10,
-        ReaderLimits::default(),
-    );
+    let scan = scan_log_file(reader(&br#"{"configurationItems":[]}"#[..]), &rules, 10);
     assert!(scan.read_error.is_some());
     assert_eq!(scan.records_evaluated, 0);
     assert!(plan_alerts(&scan, &rules, &file()).is_empty());

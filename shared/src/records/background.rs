@@ -10,9 +10,11 @@
 //! page faults, which cost the inflate thread a fifth of its time.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use super::input::{Input, InputError};
+use super::input::{Encoding, Input, InputError};
 
 /// Decompressed bytes per hand-over: small enough that a typical delivery file (well under a MB)
 /// spans several, so inflating and splitting overlap from the start; large enough that channel
@@ -20,30 +22,96 @@ use super::input::{Input, InputError};
 const CHUNK: usize = 64 * 1024;
 /// Chunks in flight: decompression runs at most this far ahead.
 const DEPTH: usize = 8;
-/// Decompressed bytes [`overlap_inflate`] inflates on the reading thread before it decides
+/// Decompressed bytes [`Overlapped`] inflates on the reading thread before it decides
 /// whether a thread pays: one chunk, so a large file's pipeline fills as fast as before.
 const HEAD: usize = CHUNK;
 
-/// A failure of the producer, carried through `io::Error` so the reader can classify it.
-#[derive(Debug)]
-pub(super) struct BackgroundFault {
-    /// The gzip stream was corrupt (as opposed to the source failing).
-    pub gzip: bool,
-    pub error: io::Error,
+/// What the worker hands over: decompressed bytes, or the classified failure that stopped it
+/// (delivered after the bytes that came before it).
+type Delivery = Result<Vec<u8>, InputError>;
+
+/// Whether a second core is there to make a second thread worthwhile.
+pub(super) fn background_inflate_pays() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
-impl std::fmt::Display for BackgroundFault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+/// Decompressed bytes of an input whose inflating may continue on a worker thread: the source
+/// [`super::RecordReader::open`] gives the splitter when a second core is there.
+///
+/// Nothing is read until the first read (callers open the reader on an async task and read it
+/// in `spawn_blocking`). The first read inflates the first [`HEAD`] decompressed bytes on the
+/// reading thread. Most delivery files end within them, and for those a thread, its channels and
+/// buffers are pure overhead (measured on 400 files of 50 KB: 0.08 s with a thread each, 0.05 s
+/// without); a larger input continues on a kept worker thread from where the head stopped. A
+/// thread that cannot be started is reported as a read error of the source.
+pub(super) struct Overlapped {
+    state: State,
+    encoding: Option<Encoding>,
+    /// Bytes the worker took from the caller's reader, as of the last chunk it handed over.
+    raw_bytes: Arc<AtomicU64>,
+}
+
+/// Inflates an input's head on the reading thread and starts its worker if it goes on; given
+/// the counter of raw bytes to keep up to date, returns the source and the input's encoding.
+type Begin = Box<dyn FnOnce(&Arc<AtomicU64>) -> (Started, Option<Encoding>) + Send>;
+
+enum State {
+    /// Nothing read yet: inflates the head and decides, once.
+    Unstarted(Option<Begin>),
+    Started(Started),
+}
+
+enum Started {
+    Inflating(BackgroundInflate),
+    /// The worker thread could not be started: the error, once.
+    Failed(Option<io::Error>),
+}
+
+impl Overlapped {
+    pub(super) fn new<R: Read + Send + 'static>(input: R) -> Self {
+        Overlapped {
+            state: State::Unstarted(Some(Box::new(move |raw_bytes: &Arc<AtomicU64>| {
+                start(Input::new(input), raw_bytes)
+            }))),
+            encoding: None,
+            raw_bytes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Reads decompressed bytes; `Ok(0)` only at the true end of the input.
+    pub(super) fn read(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        if let State::Unstarted(begin) = &mut self.state {
+            let begin = begin.take().expect("an unstarted input is started once");
+            let (started, encoding) = begin(&self.raw_bytes);
+            self.encoding = encoding;
+            self.state = State::Started(started);
+        }
+        match &mut self.state {
+            State::Started(Started::Inflating(inflate)) => inflate.read(buf),
+            State::Started(Started::Failed(error)) => {
+                Err(InputError::Io(error.take().unwrap_or_else(|| {
+                    io::Error::other("inflate thread not started")
+                })))
+            }
+            State::Unstarted(_) => unreachable!("started above"),
+        }
+    }
+
+    pub(super) fn encoding(&self) -> Option<Encoding> {
+        self.encoding
+    }
+
+    /// Bytes taken from the caller's reader (compressed bytes for gzip input), as of the
+    /// decompressed bytes handed over so far.
+    pub(super) fn raw_bytes(&self) -> u64 {
+        self.raw_bytes.load(Ordering::Acquire)
     }
 }
-
-impl std::error::Error for BackgroundFault {}
 
 /// The decompressed bytes of an input: the head inflated on the reading thread, then the chunks
 /// a worker thread hands over (if the input went on past the head).
 struct BackgroundInflate {
-    rx: Receiver<Result<Vec<u8>, BackgroundFault>>,
+    rx: Receiver<Delivery>,
     /// Read chunks, returned to the producer for reuse.
     spent: SyncSender<Vec<u8>>,
     chunk: Vec<u8>,
@@ -51,54 +119,12 @@ struct BackgroundInflate {
     done: bool,
 }
 
-/// Whether a second core is there to make a second thread worthwhile.
-fn background_inflate_pays() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
-}
-
-/// `input` inflated on a second thread when a second core is there and the input is large
-/// enough for it to pay, else on the reading thread: hand the result to
-/// [`super::RecordReader::new`] either way.
-///
-/// Nothing is read here (callers build it on an async task and read it in `spawn_blocking`).
-/// The first read inflates the first [`HEAD`] decompressed bytes on the reading thread. Most
-/// delivery files end within them, and for those a thread, its channels and buffers are pure
-/// overhead (measured on 400 files of 50 KB: 0.08 s with a thread each, 0.05 s without); a
-/// larger input continues on a thread from where the head stopped. A thread that cannot be
-/// started is reported as a read error.
-pub fn overlap_inflate<R: Read + Send + 'static>(input: R) -> Box<dyn Read + Send> {
-    if !background_inflate_pays() {
-        return Box::new(input);
-    }
-    Box::new(Overlapped::new(input))
-}
-
-enum Overlapped<R> {
-    Unstarted(Option<R>),
-    Started(Box<dyn Read + Send>),
-}
-
-impl<R> Overlapped<R> {
-    fn new(input: R) -> Self {
-        Overlapped::Unstarted(Some(input))
-    }
-}
-
-impl<R: Read + Send + 'static> Read for Overlapped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Overlapped::Unstarted(input) = self {
-            let input = input.take().expect("an unstarted input is present");
-            *self = Overlapped::Started(start(Input::new(input)));
-        }
-        match self {
-            Overlapped::Started(reader) => reader.read(buf),
-            Overlapped::Unstarted(_) => unreachable!("started above"),
-        }
-    }
-}
-
-/// Inflates the head of `input` on this thread, then the rest (if any) on a new one.
-fn start<R: Read + Send + 'static>(mut input: Input<R>) -> Box<dyn Read + Send> {
+/// Inflates the head of `input` on this thread, then the rest (if any) on a worker; returns
+/// the source of the decompressed bytes and the input's encoding (known once the head is read).
+fn start<R: Read + Send + 'static>(
+    mut input: Input<R>,
+    raw_bytes: &Arc<AtomicU64>,
+) -> (Started, Option<Encoding>) {
     let (tx, rx) = sync_channel(DEPTH);
     let (spent, reuse) = sync_channel(DEPTH + 2);
     // Grown a chunk at a time: zeroing a whole head for a 50 KB file costs more than its records.
@@ -113,12 +139,16 @@ fn start<R: Read + Send + 'static>(mut input: Input<R>) -> Box<dyn Read + Send> 
             other => break other,
         }
     };
+    let encoding = input.encoding();
+    raw_bytes.store(input.raw_bytes(), Ordering::Release);
     match outcome {
         Ok(false) => {
-            let spawned =
-                super::workers::run(Box::new(move |spare| produce(input, tx, reuse, spare)));
+            let counter = Arc::clone(raw_bytes);
+            let spawned = super::workers::run(Box::new(move |spare| {
+                produce(input, tx, reuse, spare, &counter)
+            }));
             if let Err(e) = spawned {
-                return Box::new(FailedStart(Some(e)));
+                return (Started::Failed(Some(e)), encoding);
             }
         }
         // The whole input is in the head: dropping `tx` ends the stream after it.
@@ -128,30 +158,19 @@ fn start<R: Read + Send + 'static>(mut input: Input<R>) -> Box<dyn Read + Send> 
             let _ = tx.send(Err(fault));
         }
     }
-    Box::new(BackgroundInflate {
+    let inflate = BackgroundInflate {
         rx,
         spent,
         chunk: head,
         pos: 0,
         done: false,
-    })
-}
-
-/// The thread could not be started: report it as a read error.
-struct FailedStart(Option<io::Error>);
-
-impl Read for FailedStart {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(self
-            .0
-            .take()
-            .unwrap_or_else(|| io::Error::other("inflate thread not started")))
-    }
+    };
+    (Started::Inflating(inflate), encoding)
 }
 
 /// Fills `chunk` from `input` (fewer, larger hand-overs); returns the bytes filled and whether
-/// the input ended, or the fault that stopped it.
-fn fill<R: Read>(input: &mut Input<R>, chunk: &mut [u8]) -> (usize, Result<bool, BackgroundFault>) {
+/// the input ended, or the classified failure that stopped it.
+fn fill<R: Read>(input: &mut Input<R>, chunk: &mut [u8]) -> (usize, Result<bool, InputError>) {
     let mut filled = 0;
     loop {
         match input.read(&mut chunk[filled..]) {
@@ -162,12 +181,7 @@ fn fill<R: Read>(input: &mut Input<R>, chunk: &mut [u8]) -> (usize, Result<bool,
                     return (filled, Ok(false));
                 }
             }
-            Err(InputError::Gzip(error)) => {
-                return (filled, Err(BackgroundFault { gzip: true, error }));
-            }
-            Err(InputError::Io(error)) => {
-                return (filled, Err(BackgroundFault { gzip: false, error }));
-            }
+            Err(fault) => return (filled, Err(fault)),
         }
     }
 }
@@ -176,9 +190,10 @@ fn fill<R: Read>(input: &mut Input<R>, chunk: &mut [u8]) -> (usize, Result<bool,
 /// drawn on first and given back to at the end (with those the reader returned by then).
 fn produce<R: Read>(
     mut input: Input<R>,
-    tx: SyncSender<Result<Vec<u8>, BackgroundFault>>,
+    tx: SyncSender<Delivery>,
     reuse: Receiver<Vec<u8>>,
     spare: &mut Vec<Vec<u8>>,
+    raw_bytes: &AtomicU64,
 ) {
     loop {
         let mut chunk = reuse
@@ -188,6 +203,8 @@ fn produce<R: Read>(
             .unwrap_or_default();
         chunk.resize(CHUNK, 0);
         let (filled, outcome) = fill(&mut input, &mut chunk);
+        // Before the hand-over: the channel makes it visible to the reader with the chunk.
+        raw_bytes.store(input.raw_bytes(), Ordering::Release);
         let ended = match outcome {
             Ok(false) => false,
             Ok(true) => true,
@@ -218,8 +235,8 @@ fn produce<R: Read>(
     spare.truncate(DEPTH + 2);
 }
 
-impl Read for BackgroundInflate {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl BackgroundInflate {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
         while self.pos == self.chunk.len() {
             if self.done {
                 return Ok(0);
@@ -235,7 +252,7 @@ impl Read for BackgroundInflate {
                 }
                 Ok(Err(fault)) => {
                     self.done = true;
-                    return Err(io::Error::other(fault));
+                    return Err(fault);
                 }
                 Err(_) => {
                     self.done = true;
@@ -253,8 +270,8 @@ impl Read for BackgroundInflate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{ReaderLimits, RecordReader, RecordsError};
-    use std::io::Write;
+    use crate::records::{ReaderLimits, RecordReader, RecordsError, Source};
+    use std::io::{Cursor, Write};
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -274,8 +291,15 @@ mod tests {
         format!(r#"{{"Records":[{}]}}"#, body.join(",")).into_bytes()
     }
 
-    fn read_all<R: Read>(r: R) -> Result<Vec<String>, RecordsError> {
-        let mut reader = RecordReader::new(r, ReaderLimits::default());
+    /// A reader that always goes through the worker path, whatever the machine's cores.
+    fn overlapped<R: Read + Send + 'static>(input: R) -> RecordReader<R> {
+        RecordReader::from_source(
+            Source::Overlapped(Overlapped::new(input)),
+            ReaderLimits::default(),
+        )
+    }
+
+    fn records_of<R: Read>(mut reader: RecordReader<R>) -> Result<Vec<String>, RecordsError> {
         let mut out = Vec::new();
         while let Some(rec) = reader.next_record()? {
             out.push(rec.json.to_owned());
@@ -283,35 +307,70 @@ mod tests {
         Ok(out)
     }
 
+    fn read_all<R: Read>(r: R) -> Result<Vec<String>, RecordsError> {
+        records_of(RecordReader::new(r, ReaderLimits::default()))
+    }
+
+    fn open_all(bytes: Vec<u8>) -> Result<Vec<String>, RecordsError> {
+        records_of(RecordReader::open(
+            Cursor::new(bytes),
+            ReaderLimits::default(),
+        ))
+    }
+
     #[test]
     fn gives_the_same_records_as_the_direct_reader() {
         let plain = file(5_000); // several chunks
         let gz = gzip(&plain);
         let direct = read_all(&gz[..]).unwrap();
-        let background = read_all(Overlapped::new(std::io::Cursor::new(gz))).unwrap();
+        let background = records_of(overlapped(Cursor::new(gz))).unwrap();
         assert_eq!(direct.len(), 5_000);
         assert_eq!(direct, background);
-        let plain_bg = read_all(Overlapped::new(std::io::Cursor::new(plain))).unwrap();
+        let plain_bg = records_of(overlapped(Cursor::new(plain))).unwrap();
         assert_eq!(direct, plain_bg);
     }
 
     /// Small inputs stay on the caller's thread, large ones continue on a thread after the head:
     /// the records and the error classes must not tell the difference.
     #[test]
-    fn overlap_inflate_gives_the_same_records_and_errors_small_or_large() {
+    fn open_gives_the_same_records_and_errors_small_or_large() {
         for records in [3, 100, 5_000] {
             let plain = file(records);
             let gz = gzip(&plain);
             let direct = read_all(&gz[..]).unwrap();
-            let overlapped = read_all(overlap_inflate(std::io::Cursor::new(gz.clone()))).unwrap();
             assert_eq!(direct.len(), records);
-            assert_eq!(direct, overlapped, "{records} records");
+            assert_eq!(direct, open_all(gz.clone()).unwrap(), "{records} records");
+            assert_eq!(
+                direct,
+                records_of(overlapped(Cursor::new(gz.clone()))).unwrap(),
+                "{records} records"
+            );
             let mut truncated = gz;
             truncated.truncate(truncated.len() * 2 / 3);
-            let err = read_all(overlap_inflate(std::io::Cursor::new(truncated))).unwrap_err();
+            let err = open_all(truncated.clone()).unwrap_err();
+            assert!(matches!(err, RecordsError::Gzip(_)), "{records}: {err:?}");
+            let err = records_of(overlapped(Cursor::new(truncated))).unwrap_err();
             assert!(matches!(err, RecordsError::Gzip(_)), "{records}: {err:?}");
         }
         assert!(file(100).len() < HEAD && file(5_000).len() > 2 * HEAD);
+    }
+
+    /// The counts and the encoding of an overlapped reader are those of the input, not of the
+    /// decompressed bytes the worker hands over.
+    #[test]
+    fn counts_bytes_and_encoding_on_both_sides() {
+        for records in [3, 5_000] {
+            let plain = file(records);
+            let gz = gzip(&plain);
+            for (input, encoding) in [(&gz, Encoding::Gzip), (&plain, Encoding::Plain)] {
+                let mut reader = overlapped(Cursor::new(input.clone()));
+                assert_eq!((reader.encoding(), reader.input_bytes()), (None, 0));
+                while reader.next_record().unwrap().is_some() {}
+                assert_eq!(reader.encoding(), Some(encoding), "{records}");
+                assert_eq!(reader.input_bytes(), input.len() as u64, "{records}");
+                assert_eq!(reader.decompressed_bytes(), plain.len() as u64, "{records}");
+            }
+        }
     }
 
     /// Inflate threads are kept and reused between inputs: many inputs one after the other and
@@ -321,40 +380,42 @@ mod tests {
         let files: Vec<Vec<u8>> = (0..12).map(|k| gzip(&file(1_000 + 300 * k))).collect();
         let expected: Vec<Vec<String>> = files.iter().map(|g| read_all(&g[..]).unwrap()).collect();
         for (g, want) in files.iter().zip(&expected) {
-            let got = read_all(overlap_inflate(std::io::Cursor::new(g.clone()))).unwrap();
+            let got = records_of(overlapped(Cursor::new(g.clone()))).unwrap();
             assert_eq!(&got, want);
         }
         std::thread::scope(|scope| {
             for (g, want) in files.iter().zip(&expected) {
                 scope.spawn(move || {
-                    let got = read_all(overlap_inflate(std::io::Cursor::new(g.clone()))).unwrap();
+                    let got = records_of(overlapped(Cursor::new(g.clone()))).unwrap();
                     assert_eq!(&got, want);
                 });
             }
         });
     }
 
-    /// The functions build the reader on an async task and read it in `spawn_blocking`: a read
+    /// The functions open the reader on an async task and read it in `spawn_blocking`: a read
     /// in the constructor would block the async runtime (and panic in tokio's bridge).
     #[test]
-    fn overlap_inflate_reads_nothing_until_read() {
+    fn open_reads_nothing_until_read() {
         struct MustNotRead;
         impl Read for MustNotRead {
             fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
                 panic!("read before the first read of the returned reader");
             }
         }
-        drop(overlap_inflate(MustNotRead));
+        drop(RecordReader::open(MustNotRead, ReaderLimits::default()));
+        drop(overlapped(MustNotRead));
     }
 
     #[test]
     fn a_truncated_gzip_is_still_a_gzip_error() {
         let mut gz = gzip(&file(2_000));
         gz.truncate(gz.len() / 2);
-        let err = read_all(Overlapped::new(std::io::Cursor::new(gz))).unwrap_err();
+        let err = records_of(overlapped(Cursor::new(gz))).unwrap_err();
         assert!(matches!(err, RecordsError::Gzip(_)), "{err:?}");
     }
 
+    /// A failing source is a read error, with the source's message, on either path.
     #[test]
     fn a_failing_source_is_an_io_error() {
         struct Broken;
@@ -366,9 +427,14 @@ mod tests {
                 ))
             }
         }
-        let err = read_all(Overlapped::new(Broken)).unwrap_err();
-        assert!(matches!(err, RecordsError::Io(_)), "{err:?}");
-        let err = read_all(overlap_inflate(Broken)).unwrap_err();
-        assert!(matches!(err, RecordsError::Io(_)), "{err:?}");
+        let direct = read_all(Broken).unwrap_err();
+        assert_eq!(direct.to_string(), "read error: network down");
+        for err in [
+            records_of(overlapped(Broken)).unwrap_err(),
+            records_of(RecordReader::open(Broken, ReaderLimits::default())).unwrap_err(),
+        ] {
+            assert!(matches!(err, RecordsError::Io(_)), "{err:?}");
+            assert_eq!(err.to_string(), direct.to_string());
+        }
     }
 }

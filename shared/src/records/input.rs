@@ -49,7 +49,10 @@ pub(super) enum Input<R> {
     Plain(Peeked<R>),
 }
 
-/// A read failure, classified.
+/// A read failure, classified: what [`Input`] and the inflate worker of `background.rs` report,
+/// and what `RecordReader` turns into [`super::RecordsError::Io`] or
+/// [`super::RecordsError::Gzip`].
+#[derive(Debug)]
 pub(super) enum InputError {
     /// The caller's reader failed.
     Io(io::Error),
@@ -89,7 +92,7 @@ impl<R: Read> Input<R> {
             let result = match self {
                 Input::Undetected(tracked) => {
                     let tracked = tracked.take().expect("detection runs once");
-                    *self = detect(tracked).map_err(from_source)?;
+                    *self = detect(tracked).map_err(InputError::Io)?;
                     continue;
                 }
                 Input::Gzip(decoder) => decoder.read(buf),
@@ -106,27 +109,8 @@ impl<R: Read> Input<R> {
     fn classify(&self, e: io::Error) -> InputError {
         match self {
             Input::Gzip(d) if !d.get_ref().get_ref().get_ref().1.failed => InputError::Gzip(e),
-            _ => from_source(e),
+            _ => InputError::Io(e),
         }
-    }
-}
-
-/// An error of the caller's reader; a [`super::background::BackgroundFault`] keeps the
-/// classification its decompression thread made.
-fn from_source(e: io::Error) -> InputError {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<super::background::BackgroundFault>())
-    {
-        Some(fault) => {
-            let inner = io::Error::new(fault.error.kind(), fault.error.to_string());
-            if fault.gzip {
-                InputError::Gzip(inner)
-            } else {
-                InputError::Io(inner)
-            }
-        }
-        None => InputError::Io(e),
     }
 }
 

@@ -24,10 +24,10 @@ mod workers;
 
 use std::io::Read;
 
-pub use background::overlap_inflate;
+use background::Overlapped;
 pub use event_time::parse_event_time;
 pub use input::Encoding;
-use input::Input;
+use input::{Input, InputError};
 use scan::Scanner;
 
 /// Bounds that protect a function from hostile or broken input.
@@ -105,7 +105,7 @@ enum Position {
 }
 
 pub struct RecordReader<R: Read> {
-    input: Input<R>,
+    input: Source<R>,
     limits: ReaderLimits,
     /// Decompressed bytes; `buf[pos..filled]` not yet consumed.
     buf: Vec<u8>,
@@ -122,10 +122,70 @@ pub struct RecordReader<R: Read> {
     event_time_key: memchr::memmem::Finder<'static>,
 }
 
+/// Where the splitter's decompressed bytes come from.
+enum Source<R> {
+    /// Inflated on the reading thread.
+    Here(Input<R>),
+    /// The head inflated on the reading thread, the rest (if any) on a worker thread.
+    Overlapped(Overlapped),
+}
+
+impl<R: Read> Source<R> {
+    /// Reads decompressed bytes; `Ok(0)` only at the true end of the input.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        match self {
+            Source::Here(input) => input.read(buf),
+            Source::Overlapped(overlapped) => overlapped.read(buf),
+        }
+    }
+
+    fn raw_bytes(&self) -> u64 {
+        match self {
+            Source::Here(input) => input.raw_bytes(),
+            Source::Overlapped(overlapped) => overlapped.raw_bytes(),
+        }
+    }
+
+    fn encoding(&self) -> Option<Encoding> {
+        match self {
+            Source::Here(input) => input.encoding(),
+            Source::Overlapped(overlapped) => overlapped.encoding(),
+        }
+    }
+}
+
+impl<R: Read + Send + 'static> RecordReader<R> {
+    /// The records of a log file or S3 body: the way to read one.
+    ///
+    /// Decides where to inflate: when a second core is there, the first 64 KiB of decompressed
+    /// bytes are inflated on the reading thread, and only an input that goes on past them
+    /// continues on a kept worker thread, so that inflating overlaps splitting and evaluating
+    /// (most delivery files end within the head, and a thread would only cost them). On one core
+    /// everything is inflated on the reading thread. Records, counts and errors are the same
+    /// either way.
+    ///
+    /// Nothing is read here: a reader opened on an async task can be read in `spawn_blocking`.
+    pub fn open(input: R, limits: ReaderLimits) -> Self {
+        let source = if background::background_inflate_pays() {
+            Source::Overlapped(Overlapped::new(input))
+        } else {
+            Source::Here(Input::new(input))
+        };
+        Self::from_source(source, limits)
+    }
+}
+
 impl<R: Read> RecordReader<R> {
+    /// The records of `input`, inflated on the reading thread only: for input in memory or
+    /// borrowed (tests, benchmarks of one thread). Files and S3 bodies are read through
+    /// [`RecordReader::open`].
     pub fn new(input: R, limits: ReaderLimits) -> Self {
+        Self::from_source(Source::Here(Input::new(input)), limits)
+    }
+
+    fn from_source(input: Source<R>, limits: ReaderLimits) -> Self {
         Self {
-            input: Input::new(input),
+            input,
             limits,
             buf: Vec::new(),
             pos: 0,
