@@ -1,5 +1,7 @@
-//! Property tests: the parser and the evaluator never panic, whatever the pattern or message,
-//! and the projection scanner agrees with a full `serde_json::Value` evaluation.
+//! Property tests: the parser and the evaluator never panic, whatever the pattern or message; a
+//! rejected pattern's error column lies inside the pattern; a JSON pattern matches only messages
+//! that are valid JSON; every generated valid pattern parses and agrees with a full
+//! `serde_json::Value` evaluation, and every pattern of a listed invalid family is rejected.
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -20,6 +22,12 @@ const JSON_ALPHABET: &[&str] = &[
 
 fn from_alphabet(alphabet: &'static [&'static str], max: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(alphabet), 0..max).prop_map(|parts| parts.concat())
+}
+
+/// The parser's promise for a rejected pattern: a 1-based character column inside the pattern
+/// (or just after its end, for "found the end of the pattern").
+fn column_inside(e: &trailwatch_shared::pattern::PatternError, pattern: &str) -> bool {
+    (1..=pattern.chars().count() + 1).contains(&e.column())
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -45,23 +53,35 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics(pattern in any::<String>(), message in any::<String>()) {
-        if let Ok(p) = FilterPattern::parse(&pattern) {
-            let _ = p.matches(&message);
+        match FilterPattern::parse(&pattern) {
+            Ok(p) => {
+                let _ = p.matches(&message);
+            }
+            Err(e) => prop_assert!(column_inside(&e, &pattern), "{:?}: {}", pattern, e),
         }
     }
 
     #[test]
     fn pattern_like_text_never_panics(pattern in from_alphabet(PATTERN_ALPHABET, 24), message in from_alphabet(JSON_ALPHABET, 24)) {
-        if let Ok(p) = FilterPattern::parse(&pattern) {
-            let _ = p.matches(&message);
-            let _ = p.matches("{\"a\":{\"b\":[1,\"x\",null]},\"b\":true}");
+        match FilterPattern::parse(&pattern) {
+            Ok(p) => {
+                let _ = p.matches(&message);
+                let _ = p.matches("{\"a\":{\"b\":[1,\"x\",null]},\"b\":true}");
+            }
+            Err(e) => prop_assert!(column_inside(&e, &pattern), "{:?}: {}", pattern, e),
         }
     }
 
+    /// A JSON pattern only ever matches a JSON event: a message that `serde_json` rejects
+    /// (truncated, trailing text, bad literals, lone surrogates…) matches none of them.
     #[test]
     fn json_like_messages_never_panic(message in from_alphabet(JSON_ALPHABET, 40)) {
+        let valid_json = serde_json::from_str::<Value>(&message).is_ok();
         for p in ["{ $.a = 1 }", "{ $.a.* = * }", "{ $.a[*] NOT EXISTS }", "{ $.a IS NULL || $.b != \"x\" }", "a", "[x, ...]"] {
-            let _ = FilterPattern::parse(p).unwrap().matches(&message);
+            let matched = FilterPattern::parse(p).unwrap().matches(&message);
+            if p.starts_with('{') {
+                prop_assert!(!matched || valid_json, "{} matched the invalid JSON {:?}", p, message);
+            }
         }
     }
 
@@ -99,7 +119,9 @@ proptest! {
     }
 }
 
-/// Simple JSON patterns over a small vocabulary, so that random sets share selectors.
+/// Simple JSON patterns over a small vocabulary, so that random sets share selectors. Every one
+/// is valid: the tests fail if one does not parse. (At most two `%regex%` atoms: a third is over
+/// the documented quota, R5, which is the `TooManyRegexes` invalid family.)
 fn small_json_pattern() -> impl Strategy<Value = String> {
     let selector = prop::sample::select(vec![
         "$.a", "$.b", "$.a.b", "$.a[0]", "$.a[*]", "$.*", "$.b.*", "$.a[1].c",
@@ -122,7 +144,10 @@ fn small_json_pattern() -> impl Strategy<Value = String> {
         prop::collection::vec(atom, 1..4),
         prop::collection::vec(prop::bool::ANY, 3),
     )
-        .prop_map(|(atoms, ors)| {
+        .prop_map(|(mut atoms, ors)| {
+            for a in atoms.iter_mut().filter(|a| a.contains('%')).skip(2) {
+                *a = a.replace("= %^x%", "= \"a\"");
+            }
             let mut p = String::from("{ ");
             for (i, a) in atoms.iter().enumerate() {
                 if i > 0 {
@@ -143,7 +168,8 @@ proptest! {
     fn compiled_rules_agree_with_each_pattern(patterns in prop::collection::vec(small_json_pattern(), 1..8),
                                                events in prop::collection::vec(json_value(), 1..6)) {
         use trailwatch_shared::rules::{CompiledRules, RuleDef, Severity};
-        let defs: Vec<RuleDef> = patterns.iter().enumerate().filter(|(_, p)| FilterPattern::parse(p).is_ok()).map(|(i, p)| RuleDef {
+        // Every generated pattern is valid: a rejected one fails `compile` and so the test.
+        let defs: Vec<RuleDef> = patterns.iter().enumerate().map(|(i, p)| RuleDef {
             id: format!("r{i}"), title: String::new(), pattern: p.clone(), severity: Severity::Low,
             threshold: 1, description: None, enabled: true,
         }).collect();
@@ -156,6 +182,91 @@ proptest! {
             prop_assert_eq!(&matched, &alone, "{}", text);
         }
     }
+}
+
+/// The invalid families: each turns a valid `small_json_pattern` into one that the documentation
+/// rejects (`docs/specs/filter-patterns.md` E1, J8, R5). No other generated pattern may fail to parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvalidFamily {
+    /// The closing `}` removed: `{ $.a = 1`.
+    UnbalancedBrace,
+    /// An opening `(` that is never closed: `{ ($.a = 1 }`.
+    UnbalancedParenthesis,
+    /// The first selector without its `$.`: `{ a = 1 }`.
+    SelectorWithoutDollar,
+    /// A comparison without its value: `{ $.a = 1 && $.b = }`.
+    MissingValue,
+    /// `&&` with nothing after it: `{ $.a = 1 && }`.
+    DanglingOperator,
+    /// `IS NOT NULL`, which AWS rejects (J8): `{ $.a = 1 && $.b IS NOT NULL }`.
+    IsNot,
+    /// A bare `EXISTS` (only `NOT EXISTS` exists, J8): `{ $.a = 1 || $.b EXISTS }`.
+    BareExists,
+    /// More than two regular expressions in one pattern (R5): three more appended.
+    TooManyRegexes,
+}
+
+impl InvalidFamily {
+    const ALL: [InvalidFamily; 8] = [
+        Self::UnbalancedBrace,
+        Self::UnbalancedParenthesis,
+        Self::SelectorWithoutDollar,
+        Self::MissingValue,
+        Self::DanglingOperator,
+        Self::IsNot,
+        Self::BareExists,
+        Self::TooManyRegexes,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::UnbalancedBrace => "unbalanced brace",
+            Self::UnbalancedParenthesis => "unbalanced parenthesis",
+            Self::SelectorWithoutDollar => "selector without $.",
+            Self::MissingValue => "missing value",
+            Self::DanglingOperator => "dangling operator",
+            Self::IsNot => "IS NOT",
+            Self::BareExists => "bare EXISTS",
+            Self::TooManyRegexes => "more than two regular expressions",
+        }
+    }
+
+    /// `valid` is `{ a1 op a2 … }` as `small_json_pattern` writes it.
+    fn apply(self, valid: &str) -> String {
+        let body = valid
+            .strip_prefix("{ ")
+            .and_then(|b| b.strip_suffix(" }"))
+            .unwrap();
+        match self {
+            Self::UnbalancedBrace => format!("{{ {body}"),
+            Self::UnbalancedParenthesis => format!("{{ ({body} }}"),
+            Self::SelectorWithoutDollar => format!("{{ {} }}", body.replacen("$.", "", 1)),
+            Self::MissingValue => format!("{{ {body} && $.b = }}"),
+            Self::DanglingOperator => format!("{{ {body} && }}"),
+            Self::IsNot => format!("{{ {body} && $.b IS NOT NULL }}"),
+            Self::BareExists => format!("{{ {body} || $.b EXISTS }}"),
+            Self::TooManyRegexes => {
+                format!("{{ {body} && $.a = %x% && $.b = %y% && $.c = %z% }}")
+            }
+        }
+    }
+}
+
+/// A generated pattern and, if it was made invalid on purpose, its family.
+#[derive(Debug, Clone)]
+struct GeneratedPattern {
+    pattern: String,
+    invalid: Option<InvalidFamily>,
+}
+
+/// Mostly valid patterns, one in four made invalid by a listed family.
+fn generated_pattern() -> impl Strategy<Value = GeneratedPattern> {
+    prop_oneof![
+        3 => small_json_pattern().prop_map(|pattern| GeneratedPattern { pattern, invalid: None }),
+        1 => (small_json_pattern(), prop::sample::select(InvalidFamily::ALL.to_vec())).prop_map(
+            |(valid, family)| GeneratedPattern { pattern: family.apply(&valid), invalid: Some(family) }
+        ),
+    ]
 }
 
 /// Reference semantics on a full `Value`, written independently of the engine: the nodes a
@@ -256,13 +367,34 @@ fn json_value_with_x() -> impl Strategy<Value = Value> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
 
-    /// The engine (projection scan, wildcards, precedence) against the reference semantics.
+    /// The engine (projection scan, wildcards, precedence) against the reference semantics. A
+    /// valid pattern that does not parse fails; so does an invalid one that parses.
     #[test]
-    fn engine_agrees_with_reference_semantics(pattern in small_json_pattern(), event in json_value_with_x()) {
-        let Ok(p) = FilterPattern::parse(&pattern) else { return Ok(()) };
-        let text = serde_json::to_string(&event).unwrap();
-        let expected = reference_pattern(&event, &pattern);
-        prop_assert_eq!(p.matches(&text), expected, "{} on {}", pattern, text);
+    fn engine_agrees_with_reference_semantics(case in generated_pattern(), event in json_value_with_x()) {
+        let parsed = FilterPattern::parse(&case.pattern);
+        match (case.invalid, parsed) {
+            (None, Ok(p)) => {
+                let text = serde_json::to_string(&event).unwrap();
+                let expected = reference_pattern(&event, &case.pattern);
+                prop_assert_eq!(p.matches(&text), expected, "{} on {}", case.pattern, text);
+            }
+            (None, Err(e)) => prop_assert!(false, "valid pattern {} rejected: {}", case.pattern, e),
+            (Some(family), Ok(_)) => {
+                prop_assert!(false, "{} ({}) parsed; it must be rejected", case.pattern, family.name());
+            }
+            (Some(family), Err(e)) => prop_assert!(
+                column_inside(&e, &case.pattern),
+                "{} ({}): {}", case.pattern, family.name(), e
+            ),
+        }
+    }
+
+    /// Each listed invalid family is generated and rejected (not just allowed to be).
+    #[test]
+    fn every_invalid_family_is_rejected(valid in small_json_pattern(), family in prop::sample::select(InvalidFamily::ALL.to_vec())) {
+        let pattern = family.apply(&valid);
+        prop_assert!(FilterPattern::parse(&valid).is_ok(), "valid pattern {} rejected", valid);
+        prop_assert!(FilterPattern::parse(&pattern).is_err(), "{} ({}) parsed", pattern, family.name());
     }
 }
 
