@@ -44,3 +44,38 @@ pub fn eventbridge_object_version_created(bucket: &str, key: &str, version_id: &
     event["detail"]["object"]["version-id"] = json!(version_id);
     event
 }
+
+#[cfg(test)]
+mod tests {
+    //! The payloads above are the shapes AWS delivers: `aws_lambda_events`' typed models read
+    //! them, so a fixture that drifted (a renamed field, a missing required one) fails here.
+
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+    use aws_lambda_events::event::s3::S3Event;
+
+    use super::*;
+
+    #[test]
+    fn the_s3_notification_is_an_s3_event() {
+        let event: S3Event =
+            serde_json::from_value(s3_put("trail", &["AWSLogs/a+b%2Bc.json.gz"])).unwrap();
+        let object = &event.records[0].s3.object;
+        assert_eq!(object.key.as_deref(), Some("AWSLogs/a+b%2Bc.json.gz"));
+        assert_eq!(
+            event.records[0].event_name.as_deref(),
+            Some("ObjectCreated:Put")
+        );
+        assert_eq!(event.records[0].s3.bucket.name.as_deref(), Some("trail"));
+    }
+
+    #[test]
+    fn the_eventbridge_events_are_eventbridge_events_with_the_s3_detail() {
+        let event: EventBridgeEvent =
+            serde_json::from_value(eventbridge_object_version_created("trail", "k", "v1")).unwrap();
+        assert_eq!(event.detail_type, "Object Created");
+        assert_eq!(event.source, "aws.s3");
+        assert_eq!(event.detail["object"]["key"], "k");
+        assert_eq!(event.detail["object"]["version-id"], "v1");
+        assert_eq!(event.detail["bucket"]["name"], "trail");
+    }
+}
