@@ -12,12 +12,21 @@ use super::store::{DigestStore, StoreError};
 /// What is known about the digest a link points to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PreviousState {
+    /// The store has no object at `previousDigestS3Bucket`/`previousDigestS3Object`
+    /// (reported as `DIGEST_MISSING` on the previous digest).
     Missing,
     /// Present, but its content cannot be hashed (not gzip, corrupt).
     Unreadable(String),
+    /// The previous digest exists and decompresses; the link is checked against what it holds.
     Present {
+        /// SHA-256 of its decompressed content, compared with this digest's
+        /// `previousDigestHashValue`.
         sha256: [u8; 32],
+        /// Its `signature` S3 metadata (hex), compared with this digest's
+        /// `previousDigestSignature`; `None` when the object carries no signature metadata.
         signature: Option<String>,
+        /// Its `digestEndTime` verbatim, which must equal this digest's `digestStartTime`; `None`
+        /// when it cannot be read from the content.
         end_time: Option<String>,
     },
 }

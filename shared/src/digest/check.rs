@@ -14,17 +14,26 @@ use crate::layout::{ObjectKind, classify};
 /// Largest decompressed digest accepted (a digest lists one line per log file; real ones are KBs).
 pub const MAX_DIGEST_BYTES: u64 = 256 << 20;
 
+/// S3 user-metadata key (`x-amz-meta-signature`) holding the digest's hex-encoded RSA signature.
 pub const META_SIGNATURE: &str = "signature";
+/// S3 user-metadata key (`x-amz-meta-signature-algorithm`) naming the signing algorithm; must be
+/// `SHA256withRSA`.
 pub const META_SIGNATURE_ALGORITHM: &str = "signature-algorithm";
+/// S3 user-metadata key (`x-amz-meta-backfill-generation-timestamp`) that every `_backfill` digest
+/// must carry: when CloudTrail generated it.
 pub const META_BACKFILL_TIMESTAMP: &str = "backfill-generation-timestamp";
 
 /// Where a digest is read from, and what its key says.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DigestTarget {
+    /// The trail bucket holding the digest.
     pub bucket: String,
+    /// The digest's full object key (`…/CloudTrail-Digest/<region>/YYYY/MM/DD/…json.gz`).
     pub key: String,
     /// The region that delivered and signed the digest (its keys are looked up there).
     pub region: String,
+    /// The key ends in `_backfill.json.gz`: a backfill digest, which must carry
+    /// `backfill-generation-timestamp` metadata and forms its own chain.
     pub backfill: bool,
 }
 
@@ -42,6 +51,7 @@ impl DigestTarget {
         }
     }
 
+    /// `s3://bucket/key` of the digest, the object its findings are reported against.
     pub fn uri(&self) -> String {
         s3_uri(&self.bucket, &self.key)
     }
@@ -50,8 +60,12 @@ impl DigestTarget {
 /// What checking one digest object found.
 #[derive(Debug, Clone)]
 pub struct DigestCheck {
+    /// The digest that was checked.
     pub target: DigestTarget,
+    /// `false` when the store has no such object (the only finding is then `DIGEST_MISSING`).
     pub exists: bool,
+    /// What the checks of this object alone found (format, location, algorithm, key, signature);
+    /// findings about its logs and chain link are produced later.
     pub findings: Vec<Finding>,
     /// The strictly parsed document, when the object is a well-formed digest.
     pub document: Option<DigestDocument>,
@@ -83,6 +97,7 @@ impl DigestCheck {
         }
     }
 
+    /// Whether any finding has severity ERROR (a FAIL verdict for this digest).
     pub fn has_errors(&self) -> bool {
         self.findings
             .iter()

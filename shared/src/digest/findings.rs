@@ -9,12 +9,20 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum FindingSeverity {
+    /// Context only, no action needed (a chain restart, a key published as SPKI); the verdict stays
+    /// PASS.
     Info,
+    /// Not proof of tampering but worth a human look (an unreferenced or twice-listed log, a gap
+    /// between digests); makes the verdict WARN.
     Warning,
+    /// Tampering is possible: a signature, hash, object or link does not check out; makes the
+    /// verdict FAIL.
     Error,
 }
 
 impl FindingSeverity {
+    /// The upper-case name used in `--json` output and alert attributes (`INFO`, `WARNING`,
+    /// `ERROR`).
     pub fn as_str(self) -> &'static str {
         match self {
             FindingSeverity::Info => "INFO",
@@ -34,12 +42,15 @@ macro_rules! finding_codes {
         }
 
         impl FindingCode {
+            /// Every code, in declaration order (for tests and for documentation tables).
             pub const ALL: &'static [FindingCode] = &[$(FindingCode::$variant,)*];
 
+            /// The stable upper-snake-case code string (`LOG_HASH_MISMATCH`), a public contract.
             pub fn as_str(self) -> &'static str {
                 match self { $(FindingCode::$variant => $code,)* }
             }
 
+            /// The fixed severity of the code (the "strict" column of the spec's §8).
             pub fn severity(self) -> FindingSeverity {
                 match self { $(FindingCode::$variant => FindingSeverity::$severity,)* }
             }
@@ -114,14 +125,18 @@ impl Serialize for FindingCode {
 /// One finding about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// What was found.
     pub code: FindingCode,
+    /// Always `code.severity()`; stored so that the serialized finding carries it.
     pub severity: FindingSeverity,
     /// `s3://bucket/key` of the object the finding is about (for range-level findings, the prefix).
     pub object: String,
+    /// One human-readable sentence with the specifics (which hash, which neighbour, which key).
     pub detail: String,
 }
 
 impl Finding {
+    /// A finding of `code` about `object` (an `s3://` URI), with the code's fixed severity.
     pub fn new(code: FindingCode, object: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             code,
@@ -140,10 +155,13 @@ pub fn s3_uri(bucket: &str, key: &str) -> String {
 /// The overall answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Verdict {
+    /// No errors and no warnings (info findings may be present).
     #[serde(rename = "PASS")]
     Pass,
+    /// At least one warning and no error: needs a human look.
     #[serde(rename = "WARN")]
     Warn,
+    /// At least one error: the logs or digests may have been tampered with.
     #[serde(rename = "FAIL")]
     Fail,
 }
@@ -158,6 +176,7 @@ impl Verdict {
         }
     }
 
+    /// `PASS`, `WARN` or `FAIL`, as in `--json` output and alert attributes.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "PASS",

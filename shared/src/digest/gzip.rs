@@ -16,10 +16,13 @@ const CHUNK: usize = 64 * 1024;
 /// Why an object could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum GzipError {
+    /// The object does not start with the gzip magic bytes `1f 8b`.
     #[error("not gzip data (no gzip magic bytes)")]
     NotGzip,
+    /// The gzip stream is damaged (bad header, deflate data or CRC); holds the decoder's message.
     #[error("corrupt gzip data: {0}")]
     Corrupt(String),
+    /// The decompressed content would exceed the given limit in bytes (guards against gzip bombs).
     #[error("decompressed content exceeds {0} bytes")]
     TooLarge(u64),
     /// The source failed while being read: an infrastructure problem, not a property of the data.
@@ -30,6 +33,7 @@ pub enum GzipError {
 /// A decompressed object held in memory (digests are small).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gunzipped {
+    /// The decompressed bytes of the first gzip member (for a digest: its JSON document).
     pub content: Vec<u8>,
     /// Bytes follow the first gzip member.
     pub trailing_data: bool,
@@ -38,12 +42,16 @@ pub struct Gunzipped {
 /// The SHA-256 of a gzip object's decompressed first member, computed while streaming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamHash {
+    /// SHA-256 of the decompressed first member: what a digest's `hashValue` lists for a log file.
     pub sha256: [u8; 32],
+    /// Length of the decompressed first member, in bytes.
     pub uncompressed_len: u64,
+    /// Bytes follow the first gzip member (they are not part of the hash).
     pub trailing_data: bool,
 }
 
 impl StreamHash {
+    /// The hash as lowercase hex, the form digests list it in.
     pub fn hex(&self) -> String {
         hex::encode(self.sha256)
     }

@@ -15,6 +15,7 @@ pub struct PublicKeyRecord {
     pub der: Vec<u8>,
     /// Validity window, Unix seconds, when known.
     pub validity_start: Option<i64>,
+    /// End of the validity window, Unix seconds, when known.
     pub validity_end: Option<i64>,
 }
 
@@ -54,7 +55,9 @@ pub fn key_encoding(der: &[u8]) -> Option<KeyEncoding> {
 /// A key chosen for a digest, after the fingerprint cross-check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectedKey {
+    /// The listed key whose DER hashes to the digest's `digestPublicKeyFingerprint`.
     pub record: PublicKeyRecord,
+    /// How its DER is encoded; SPKI is reported as `KEY_SPKI_ENCODING` (info).
     pub encoding: KeyEncoding,
 }
 
@@ -64,7 +67,10 @@ pub enum KeySelectionError {
     /// No key listed with that fingerprint.
     NotListed,
     /// Listed, but md5(DER) is not the fingerprint (a corrupt or mismatched key list).
-    FingerprintMismatch { computed: String },
+    FingerprintMismatch {
+        /// Lowercase hex MD5 of the listed key's DER bytes, which differs from its fingerprint.
+        computed: String,
+    },
     /// Listed, but not an RSA public key in PKCS#1 or SPKI DER.
     Unparseable,
 }

@@ -13,8 +13,11 @@ use std::collections::HashMap;
 /// One log file to hash, with the value its digest signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogCheck {
+    /// The bucket the digest's `logFiles` entry names (`s3Bucket`).
     pub bucket: String,
+    /// The log file's object key, from the entry's `s3Object`.
     pub key: String,
+    /// The entry's `hashValue`: hex SHA-256 of the decompressed log file, as signed in the digest.
     pub expected_sha256_hex: String,
     /// The digest that lists it.
     pub digest: String,

@@ -55,11 +55,28 @@ use serde::Serialize;
 /// Why verification could not be completed. None of these says anything about tampering.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    /// The bucket refused a read (S3 `AccessDenied`): the function's role or the bucket policy
+    /// lacks a permission. Fixed by granting it, not by retrying.
+    ///
     /// `message` says which permission the refused request needed (the store knows the request).
     #[error("access denied reading {object}: {message}")]
-    AccessDenied { object: String, message: String },
+    AccessDenied {
+        /// `s3://bucket/key` of the digest or log file that could not be read.
+        object: String,
+        /// The store's explanation, naming the permission the request needed.
+        message: String,
+    },
+    /// S3 failed for a reason unrelated to the data (throttling, network, a 5xx, a body cut off
+    /// mid-stream), or an object vanished between listing and reading. Worth retrying.
     #[error("storage failure reading {object}: {message}")]
-    Infrastructure { object: String, message: String },
+    Infrastructure {
+        /// `s3://bucket/key` of the digest or log file being read when S3 failed.
+        object: String,
+        /// The store's description of the failure.
+        message: String,
+    },
+    /// CloudTrail's public keys could not be fetched (`ListPublicKeys` throttled or unreachable),
+    /// so no signature could be checked.
     #[error(transparent)]
     Keys(#[from] KeySourceError),
 }
@@ -81,13 +98,21 @@ impl VerifyError {
 /// The outcome of a verification: findings (sorted by object, then code), verdict and counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerificationReport {
+    /// PASS, WARN or FAIL: the most severe of `findings` (see [`Verdict::of`]).
     pub verdict: Verdict,
+    /// Every finding, sorted by object, then code, then detail, exact duplicates removed.
     pub findings: Vec<Finding>,
+    /// How many digest objects were checked: 1 for [`verify_digest`], every digest of the trail
+    /// listed for the range (including the hour after its end) for [`verify_range`].
     pub digests_checked: usize,
+    /// How many log files were hashed against the SHA-256 an authentic digest lists for them. A log
+    /// listed twice with the same hash is hashed, and counted, once.
     pub logs_checked: usize,
 }
 
 impl VerificationReport {
+    /// Builds the report from raw findings: sorts them by object, code and detail, drops exact
+    /// duplicates and derives the verdict from what remains.
     pub fn new(mut findings: Vec<Finding>, digests_checked: usize, logs_checked: usize) -> Self {
         findings
             .sort_by(|a, b| (&a.object, a.code, &a.detail).cmp(&(&b.object, b.code, &b.detail)));

@@ -15,6 +15,7 @@ pub const HASH_ALGORITHM: &str = "SHA-256";
 /// A parsed digest file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestDocument {
+    /// `awsAccountId`: the account the digest covers.
     pub account_id: String,
     /// `digestStartTime` verbatim.
     pub start_time: String,
@@ -22,34 +23,50 @@ pub struct DigestDocument {
     pub start: i64,
     /// `digestEndTime` verbatim (it is part of the signing string).
     pub end_time: String,
+    /// `digestEndTime` as Unix seconds.
     pub end: i64,
+    /// `digestS3Bucket`: the bucket the digest was signed for (checked against where it is stored).
     pub s3_bucket: String,
+    /// `digestS3Object`: the key the digest was signed for (checked against where it is stored).
     pub s3_object: String,
+    /// `digestPublicKeyFingerprint`: hex MD5 of the DER of the public key that verifies the
+    /// signature.
     pub public_key_fingerprint: String,
+    /// `digestSignatureAlgorithm` verbatim (must be `SHA256withRSA`).
     pub signature_algorithm: String,
     /// `previousDigestSignature` verbatim; `None` when JSON `null`.
     pub previous_signature: Option<String>,
     /// The link to the previous digest; `None` for a starting digest.
     pub previous: Option<PreviousDigest>,
+    /// `logFiles`: every log file delivered in the digest's hour, with its hash (may be empty).
     pub log_files: Vec<LogFileEntry>,
 }
 
 /// The `previousDigest*` fields of a digest that is not a starting digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousDigest {
+    /// `previousDigestS3Bucket`.
     pub bucket: String,
+    /// `previousDigestS3Object`: the previous digest's key.
     pub object: String,
+    /// `previousDigestHashValue`: hex SHA-256 of the previous digest's decompressed content.
     pub hash_value: String,
+    /// `previousDigestHashAlgorithm` verbatim (must be `SHA-256`).
     pub hash_algorithm: String,
+    /// `previousDigestSignature`: the previous digest's `signature` metadata (hex).
     pub signature: String,
 }
 
 /// One entry of `logFiles`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFileEntry {
+    /// `s3Bucket`: the bucket the log file was delivered to.
     pub bucket: String,
+    /// `s3Object`: the log file's key.
     pub object: String,
+    /// `hashValue`: hex SHA-256 of the decompressed log file.
     pub hash_value: String,
+    /// `hashAlgorithm` verbatim (must be `SHA-256`, else `LOG_HASH_ALGORITHM`).
     pub hash_algorithm: String,
 }
 

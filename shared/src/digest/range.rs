@@ -26,18 +26,24 @@ const LISTING_SLACK_SECS: i64 = 3600;
 /// What to verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeRequest {
+    /// The trail bucket to list digests and logs in.
     pub bucket: String,
     /// `S3KeyPrefix`, without a trailing `/`.
     pub prefix: Option<String>,
     /// Set for organization trails (`AWSLogs/<o-id>/<account>/…`).
     pub organization_id: Option<String>,
+    /// The account whose digests are verified (`AWSLogs/<account>/…`).
     pub account: String,
+    /// The region folder the digests and logs sit in (`CloudTrail-Digest/<region>/`).
     pub region: String,
     /// Only digests of this trail (all trails delivering to the prefix when `None`).
     pub trail_name: Option<String>,
     /// Unix seconds.
     pub start: i64,
+    /// End of the range, Unix seconds. Digests named up to one hour later are verified too, since
+    /// logs delivered before the end can be listed by the next hour's digest.
     pub end: i64,
+    /// How many objects (digests, logs) are read at the same time; 0 counts as 1.
     pub concurrency: usize,
 }
 

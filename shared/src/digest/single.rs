@@ -7,6 +7,10 @@ use super::logs::{plan_log_checks, run_log_checks};
 use super::store::{DigestStore, PublicKeySource};
 use super::{VerificationReport, VerifyError};
 
+/// Verifies one newly delivered digest: the object itself, every log it lists and, when it is
+/// authentic, its link to the previous digest (or a `CHAIN_RESTART` for a starting digest). At
+/// most `concurrency` logs are read at a time; storage and key-service failures are errors, never
+/// findings.
 pub async fn verify_digest<S: DigestStore, K: PublicKeySource>(
     store: &S,
     keys: &K,

@@ -12,6 +12,7 @@ use std::io::Read;
 /// An object read whole (digests are small), with its user metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredObject {
+    /// The object body as stored (for a digest or log: the gzip-compressed bytes).
     pub bytes: Vec<u8>,
     /// S3 user metadata, keys lowercase and without `x-amz-meta-` (`signature`,
     /// `signature-algorithm`, `backfill-generation-timestamp`).
@@ -23,10 +24,13 @@ pub struct StoredObject {
 /// permissions) and never turn into tampering findings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
+    /// No object at that key (S3 `NoSuchKey`): the only failure that may become a finding.
     #[error("not found")]
     NotFound,
+    /// The read was refused; holds which permission the request needed.
     #[error("access denied: {0}")]
     AccessDenied(String),
+    /// Any other failure (throttling, network, 5xx, a broken body stream); holds its description.
     #[error("storage unavailable: {0}")]
     Infrastructure(String),
 }
@@ -124,15 +128,18 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// Stores `object` at `bucket`/`key`, replacing any object there.
     pub fn put(&mut self, bucket: &str, key: &str, object: StoredObject) {
         self.objects
             .insert((bucket.to_owned(), key.to_owned()), object);
     }
 
+    /// Deletes the object (later reads give `NotFound`) and returns it.
     pub fn remove(&mut self, bucket: &str, key: &str) -> Option<StoredObject> {
         self.objects.remove(&(bucket.to_owned(), key.to_owned()))
     }
 
+    /// The stored object, for changing its bytes or metadata in place (simulated tampering).
     pub fn get_mut(&mut self, bucket: &str, key: &str) -> Option<&mut StoredObject> {
         self.objects.get_mut(&(bucket.to_owned(), key.to_owned()))
     }
@@ -143,6 +150,7 @@ impl MemoryStore {
             .insert((bucket.to_owned(), key.to_owned()), error);
     }
 
+    /// Every stored `(bucket, key)` and its object, in no particular order.
     pub fn objects(&self) -> impl Iterator<Item = (&(String, String), &StoredObject)> {
         self.objects.iter()
     }
