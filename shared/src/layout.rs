@@ -24,45 +24,68 @@ use name::{NameKind, ParsedName};
 pub struct KeyLocation {
     /// `S3KeyPrefix` without the joining `/`; `None` when the key starts with `AWSLogs/`.
     pub prefix: Option<String>,
+    /// The `o-…` segment of an organization trail (`AWSLogs/<o-id>/<acct>/…`); `None` for a trail
+    /// of one account.
     pub organization_id: Option<String>,
+    /// The 12-digit account id the object belongs to (the folder after `AWSLogs/[<o-id>/]`,
+    /// repeated at the start of the name).
     pub account: String,
+    /// The region folder: where the events were recorded (log and Insights files), or the region
+    /// that delivered and signed the digest.
     pub region: String,
     /// `YYYY/MM/DD` folder date + the name's timestamp, as Unix seconds (UTC).
     pub time: i64,
 }
 
+/// A CloudTrail log file key (`…/CloudTrail/<region>/…`): one delivery of management and data
+/// events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogFileRef {
+    /// Prefix, account, region and delivery time of the file.
     pub location: KeyLocation,
     /// The 16-character random part of the name.
     pub unique_id: String,
 }
 
+/// A digest file key (`…/CloudTrail-Digest/<region>/…`): the signed hourly list of delivered log
+/// files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DigestRef {
+    /// Prefix, account, region and end time of the digest (the name's timestamp is its
+    /// `digestEndTime`).
     pub location: KeyLocation,
     /// Trail name (may contain `_`; parsed from the right).
     pub trail_name: String,
     /// Trail's home region (differs from `location.region` for multi-region and org trails).
     pub home_region: String,
+    /// The name ends in `_backfill`: a digest CloudTrail generated later to cover a gap; it forms
+    /// its own chain.
     pub backfill: bool,
     /// `YYYYMMDDTHHMMSSZ` as in the name.
     pub timestamp: String,
 }
 
+/// A CloudTrail Insights file key (`…/CloudTrail-Insight/<region>/…`): Insights events about
+/// unusual API call or error rates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InsightFileRef {
+    /// Prefix, account, region and delivery time of the file.
     pub location: KeyLocation,
+    /// The random part of the name (alphanumeric; 16 characters as AWS documents it).
     pub unique_id: String,
 }
 
 /// Why an object is not ours to process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum SkipReason {
+    /// The key ends in `/`: an empty "folder" object created by the console or a sync tool.
     FolderMarker,
+    /// An AWS Config object (snapshot, history, `ConfigWritabilityCheckFile`): Config delivers into
+    /// the same `AWSLogs/<acct>/` tree.
     ConfigSnapshot,
     /// `CloudTrail/` etc. path but a name that does not fit.
     MalformedName,
+    /// Nothing in the key says CloudTrail: another service's or a user's object in the bucket.
     NotCloudTrail,
 }
 
@@ -78,11 +101,16 @@ impl SkipReason {
     }
 }
 
+/// What an S3 key in a trail bucket holds, and what its path and name say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ObjectKind {
+    /// A log file: its records are read and evaluated against the rules.
     LogFile(LogFileRef),
+    /// A digest file: verified for tampering, not evaluated.
     Digest(DigestRef),
+    /// An Insights file: its events are summarised into Insights alerts.
     InsightFile(InsightFileRef),
+    /// Anything else: skipped, with the reason (logged and counted).
     Other(SkipReason),
 }
 
@@ -91,6 +119,8 @@ const LOG_FOLDER: &str = "CloudTrail";
 const DIGEST_FOLDER: &str = "CloudTrail-Digest";
 const INSIGHT_FOLDER: &str = "CloudTrail-Insight";
 
+/// Says what `key` (decoded, as S3 stores it) is. Never fails: a key that is not a well-formed
+/// CloudTrail key is [`ObjectKind::Other`] with the reason.
 pub fn classify(key: &str) -> ObjectKind {
     if key.ends_with('/') {
         return ObjectKind::Other(SkipReason::FolderMarker);

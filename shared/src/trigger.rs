@@ -31,6 +31,7 @@ use message::{MessageShape, WrapperDepth};
 /// One S3 object a function has to act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectRef {
+    /// The bucket the object is in.
     pub bucket: String,
     /// The decoded key, exactly as S3 stores it.
     pub key: String,
@@ -43,15 +44,23 @@ pub struct ObjectRef {
 /// Where a group of objects came from, so the function can answer the way the source expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TriggerSource {
+    /// S3 event notifications delivered to the function directly (`Records[].eventSource ==
+    /// "aws:s3"`).
     S3Notification,
+    /// An EventBridge `Object Created` event from S3 (`source == "aws.s3"`).
     EventBridge,
+    /// SNS records carrying S3 event notifications (or a mix of message shapes).
     Sns,
     /// SQS: each object carries the message id it came from, for `batchItemFailures`.
     Sqs,
+    /// CloudTrail's own delivery notification (`{"s3Bucket":…,"s3ObjectKey":[…]}`), sent to the
+    /// trail's SNS topic for each delivered log file.
     CloudTrailSnsNotification,
     /// S3 Batch Operations: the response must list a result per task id.
     S3Batch {
+        /// The job's `invocationId`, which the response must echo.
         invocation_id: String,
+        /// The job's `invocationSchemaVersion` (`1.0` or `2.0`), which the response must echo.
         invocation_schema_version: String,
     },
     /// `s3:TestEvent` (sent when a notification is configured): acknowledged, nothing to do.
@@ -61,6 +70,7 @@ pub enum TriggerSource {
 /// One unit of work: an object plus the id the source wants back when it fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkItem {
+    /// The object to read.
     pub object: ObjectRef,
     /// SQS message id or S3 Batch task id; `None` for sources without per-item answers.
     pub item_id: Option<String>,
@@ -76,9 +86,12 @@ pub struct FailedMessage {
     pub reason: String,
 }
 
+/// A decoded invocation payload: the objects to process and how to answer the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trigger {
+    /// Which event source invoked the function, and what its answer must contain.
     pub source: TriggerSource,
+    /// The objects to process, in payload order (empty for test events).
     pub items: Vec<WorkItem>,
     /// Messages inside the payload that carried no object (test events inside SQS, …), counted.
     pub ignored_messages: usize,
@@ -86,12 +99,23 @@ pub struct Trigger {
     pub failed_messages: Vec<FailedMessage>,
 }
 
+/// Why an invocation payload could not be decoded. The whole invocation fails (except for SQS
+/// messages, which fail one by one, see [`Trigger::failed_messages`]).
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
+    /// The payload is none of the shapes this module understands (not an object, an unknown event
+    /// source, an unknown message); says what was found.
     #[error("unrecognised trigger payload: {0}")]
     Unrecognised(String),
+    /// The payload has a known shape but a required part is missing or has the wrong type.
     #[error("malformed {shape} payload: {detail}")]
-    Malformed { shape: &'static str, detail: String },
+    Malformed {
+        /// The recognised shape whose content is wrong (`Records`, `SNS`, `S3 Batch Operations`,
+        /// `CloudTrail notification`, …).
+        shape: &'static str,
+        /// What is missing or has the wrong type, naming the record when there are several.
+        detail: String,
+    },
 }
 
 /// Decodes an invocation payload.
