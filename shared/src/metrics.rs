@@ -13,6 +13,7 @@ pub struct MetricLine {
 }
 
 impl MetricLine {
+    /// An empty document whose metrics go to the CloudWatch namespace `namespace`.
     pub fn new(namespace: &'static str) -> Self {
         Self {
             namespace,
@@ -28,6 +29,7 @@ impl MetricLine {
         self
     }
 
+    /// A counter metric `name` (unit `Count`) with `value`, e.g. records read or alerts sent.
     pub fn count(mut self, name: &'static str, value: u64) -> Self {
         self.counts.push((name, value));
         self

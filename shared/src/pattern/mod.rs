@@ -81,8 +81,13 @@ enum Kind {
 /// Which of the three syntaxes a pattern uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
+    /// A list of terms searched in the raw message (anything not starting with `{` or `[`,
+    /// including `%regex%` terms and `?` alternatives).
     Unstructured,
+    /// `{ $.selector op value … }`: conditions on fields of a JSON event (what CloudTrail rules
+    /// use).
     Json,
+    /// `[field1, field2 = value, …]`: conditions on the space-separated fields of the message.
     SpaceDelimited,
 }
 
@@ -128,6 +133,7 @@ impl FilterPattern {
         &self.text
     }
 
+    /// Which of the three syntaxes the pattern uses, chosen by its first non-blank character.
     pub fn syntax(&self) -> Syntax {
         match self.kind {
             Kind::Terms(_) => Syntax::Unstructured,

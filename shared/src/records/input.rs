@@ -13,7 +13,10 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// How a log file was encoded, known after the first bytes were read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// The input started with the gzip magic bytes `1f 8b` (how CloudTrail delivers log files); all
+    /// concatenated members are read.
     Gzip,
+    /// Uncompressed JSON (a file someone decompressed, or a hand-made test file).
     Plain,
 }
 

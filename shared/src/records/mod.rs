@@ -57,20 +57,43 @@ pub struct RawRecord<'a> {
     pub event_time_ms: Option<i64>,
 }
 
+/// Why reading a log file stopped. Records returned before the error stay valid.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
+    /// The underlying reader (file, S3 body stream) failed: an infrastructure problem, not a
+    /// property of the file.
     #[error("read error: {0}")]
     Io(#[from] std::io::Error),
+    /// The input starts like gzip but the stream is damaged (bad deflate data, CRC or length,
+    /// truncated member); holds the decoder's message.
     #[error("corrupt gzip data: {0}")]
     Gzip(String),
+    /// The decompressed stream grew past [`ReaderLimits::max_decompressed_bytes`] (gzip bomb).
     #[error("decompressed size exceeds the limit of {limit} bytes (gzip bomb?)")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The [`ReaderLimits::max_decompressed_bytes`] that was reached.
+        limit: u64,
+    },
+    /// One record is larger than [`ReaderLimits::max_record_bytes`].
     #[error("record {index} exceeds the limit of {limit} bytes")]
-    RecordTooLarge { index: u64, limit: usize },
+    RecordTooLarge {
+        /// 0-based position of the record in the file (counted across all documents).
+        index: u64,
+        /// The [`ReaderLimits::max_record_bytes`] it exceeds.
+        limit: usize,
+    },
+    /// The input is not a CloudTrail log file at all: empty, not JSON, a JSON array, or an object
+    /// without a `Records` array; says which.
     #[error("not a CloudTrail log file: {0}")]
     NotCloudTrail(String),
+    /// The input is a CloudTrail file but its JSON is broken or truncated after some point.
     #[error("malformed JSON at byte {offset}: {detail}")]
-    Malformed { offset: u64, detail: String },
+    Malformed {
+        /// Offset of the offending byte in the decompressed stream, 0-based.
+        offset: u64,
+        /// What was expected there, or what is wrong (invalid UTF-8, truncated record, …).
+        detail: String,
+    },
 }
 
 /// Decompressed data is read in pieces of this size: small enough to stay in cache between
@@ -104,6 +127,9 @@ enum Position {
     Failed,
 }
 
+/// Splits one CloudTrail log file (gzip or plain JSON) into its records, streaming: call
+/// [`RecordReader::next_record`] until it returns `Ok(None)`. Open one with
+/// [`RecordReader::open`].
 pub struct RecordReader<R: Read> {
     input: Source<R>,
     limits: ReaderLimits,
