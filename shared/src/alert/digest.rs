@@ -17,9 +17,13 @@ const MAX_LISTED_FINDINGS: usize = 50;
 /// What was verified, for the message.
 #[derive(Debug, Clone)]
 pub struct AlertContext<'a> {
+    /// `s3://bucket/key` of the digest that was verified.
     pub digest: &'a str,
+    /// The account the digest covers (from its key).
     pub account: &'a str,
+    /// The region that delivered the digest (its `CloudTrail-Digest/<region>/` folder).
     pub region: &'a str,
+    /// The trail name from the digest's file name.
     pub trail: &'a str,
 }
 

@@ -11,22 +11,38 @@ use serde_json::value::RawValue;
 /// Longest value kept per field; CloudTrail error messages and user agents can be kilobytes.
 pub const MAX_FIELD_CHARS: usize = 512;
 
+/// The triage fields of one CloudTrail record. Each is the field's text on one line, at most
+/// [`MAX_FIELD_CHARS`] characters; a value of another JSON type is kept as its JSON text; `None`
+/// when the record lacks the field or has `null`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventSummary {
+    /// `eventTime`: when the API call was made, as CloudTrail writes it (ISO 8601, UTC).
     pub event_time: Option<String>,
+    /// `eventSource`: the service called, e.g. `iam.amazonaws.com`.
     pub event_source: Option<String>,
+    /// `eventName`: the API action, e.g. `StopLogging`.
     pub event_name: Option<String>,
+    /// `awsRegion`: the region the request was made to.
     pub aws_region: Option<String>,
+    /// `recipientAccountId`: the account that received the call (differs from the caller's account
+    /// for cross-account access).
     pub recipient_account_id: Option<String>,
     /// `userIdentity.type`.
     pub principal_type: Option<String>,
     /// `userIdentity.arn`, else `userName`, else `principalId`.
     pub principal: Option<String>,
+    /// `userIdentity.invokedBy`: the AWS service that made the call on the principal's behalf.
     pub invoked_by: Option<String>,
+    /// `sourceIPAddress`: the caller's IP address, or a service name for calls made by AWS
+    /// services.
     pub source_ip: Option<String>,
+    /// `userAgent`: the tool or SDK that made the call (console, CLI, SDK version).
     pub user_agent: Option<String>,
+    /// `errorCode`: set when the call failed, e.g. `AccessDenied`.
     pub error_code: Option<String>,
+    /// `errorMessage`: the failure's explanation, when the call failed.
     pub error_message: Option<String>,
+    /// `eventID`: the record's unique id, to look it up in CloudTrail event history or Athena.
     pub event_id: Option<String>,
     /// Set when the record could not be read as a JSON object.
     pub unreadable: Option<String>,

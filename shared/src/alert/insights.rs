@@ -27,11 +27,14 @@ pub const INSIGHT_SEVERITY: &str = "MEDIUM";
 /// What one Insights file produced.
 #[derive(Debug, Default)]
 pub struct InsightScan {
+    /// Records read from the file (`Start`, `End` and anything else).
     pub records_evaluated: u64,
     /// One alert per `Start` insight, in file order.
     pub alerts: Vec<AlertMessage>,
     /// `End` records (and records that are not insights), counted only.
     pub not_alerted: u64,
+    /// Why reading stopped before the end of the file, if it did; the alerts cover the records read
+    /// before.
     pub read_error: Option<RecordsError>,
 }
 

@@ -63,8 +63,14 @@ impl AlertKind {
 pub struct AlertAttributes {
     /// The rule id; for a digest verdict its most severe finding code.
     pub rule_id: String,
+    /// `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`: the rule's severity for a rule match,
+    /// [`INSIGHT_SEVERITY`] for an insight, CRITICAL (FAIL) or MEDIUM (WARN) for a digest verdict.
+    ///
+    /// [`INSIGHT_SEVERITY`]: crate::alert::insights::INSIGHT_SEVERITY
     pub severity: String,
+    /// The account whose activity is reported (from the object's key).
     pub account: String,
+    /// The region of the log, Insights or digest file (from the object's key).
     pub region: String,
     /// Digest verdicts only: every finding code, sorted, comma separated.
     pub finding_codes: Option<String>,
@@ -100,6 +106,7 @@ impl AlertAttributes {
 /// Everything one `sns:Publish` sends.
 #[derive(Debug, Clone)]
 pub struct AlertMessage {
+    /// What the alert reports (rule match, insight, digest verdict).
     pub kind: AlertKind,
     /// Printable ASCII, at most [`MAX_SUBJECT_CHARS`](crate::alert::subject::MAX_SUBJECT_CHARS)
     /// characters, no line breaks.
@@ -111,6 +118,7 @@ pub struct AlertMessage {
     pub machine_json: String,
     /// The `Message` parameter: the `MessageStructure: json` envelope.
     pub message: String,
+    /// The SNS message attributes subscribers filter on.
     pub attributes: AlertAttributes,
     /// Whether the text had to be cut to fit.
     pub text_truncated: bool,
@@ -127,6 +135,7 @@ impl AlertMessage {
 /// *escaped* length ([`json_string_len`]) is at most the budget, dropping detail as needed, and
 /// whose `"schema"` field is [`SCHEMA_VERSION`].
 pub trait MachineBody {
+    /// The JSON document, cut down so that its escaped length is at most `max_escaped_bytes`.
     fn render(&self, max_escaped_bytes: usize) -> String;
 }
 

@@ -27,9 +27,13 @@ pub struct RuleView<'a> {
 /// Where the log file is and whose activity it records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileContext {
+    /// The bucket holding the log file; empty for a local file given to `trailwatch scan`.
     pub bucket: String,
+    /// The log file's object key, or the local file's path.
     pub key: String,
+    /// The account whose activity the file records (from its key; empty when unknown).
     pub account: String,
+    /// The region whose activity the file records (from its key; empty when unknown).
     pub region: String,
 }
 
@@ -51,14 +55,18 @@ pub const MAX_EMBEDDED_RECORD_BYTES: usize = 64 * 1024;
 /// One matching record kept for the alert.
 #[derive(Debug, Clone)]
 pub struct MatchSample {
+    /// The triage fields of the record, shown in the e-mail text and the JSON.
     pub summary: EventSummary,
     /// The record verbatim; `None` when it exceeds [`MAX_EMBEDDED_RECORD_BYTES`], the per-rule
     /// memory budget was spent, or it is not JSON.
     pub raw: Option<Box<RawValue>>,
+    /// Length of the record's JSON text in bytes, shown when the record is not embedded.
     pub raw_bytes: usize,
 }
 
 impl MatchSample {
+    /// A sample from one matching record's JSON text: its summary, plus the record verbatim when
+    /// it is valid JSON of at most [`MAX_EMBEDDED_RECORD_BYTES`].
     pub fn from_record(json: &str) -> Self {
         let raw = if json.len() <= MAX_EMBEDDED_RECORD_BYTES {
             RawValue::from_string(json.to_owned()).ok()
@@ -85,6 +93,7 @@ impl MatchSample {
 /// What one file produced for one rule.
 #[derive(Debug, Clone, Default)]
 pub struct RuleMatches {
+    /// How many records of the file matched the rule (all of them, not only the kept samples).
     pub count: u64,
     /// The first matches, in file order, at most `MAX_EVENTS_PER_ALERT`.
     pub samples: Vec<MatchSample>,
@@ -93,6 +102,7 @@ pub struct RuleMatches {
 /// Counts for the file as a whole, shown in the alert.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FileStats<'a> {
+    /// How many records of the file were read and evaluated.
     pub records_evaluated: u64,
     /// Set when the file could not be read to its end: the alert covers the part before.
     pub read_error: Option<&'a str>,

@@ -3,7 +3,8 @@
 //!
 //! Each record is parsed once by the compiled rules; a rule's matches are counted, and the first
 //! `MAX_EVENTS_PER_ALERT` are kept for the alert. Memory stays bounded whatever the file holds:
-//! kept records are capped in number, in size each ([`MAX_EMBEDDED_RECORD_BYTES`]) and in total
+//! kept records are capped in number, in size each
+//! ([`MAX_EMBEDDED_RECORD_BYTES`](super::rule_alert::MAX_EMBEDDED_RECORD_BYTES)) and in total
 //! per rule ([`MAX_KEPT_BYTES_PER_RULE`]); beyond that only a short summary is kept.
 
 use std::io::Read;
@@ -20,6 +21,7 @@ pub const MAX_KEPT_BYTES_PER_RULE: usize = 512 * 1024;
 /// What one file produced.
 #[derive(Debug, Default)]
 pub struct FileScan {
+    /// How many records were read from the file and evaluated against every rule.
     pub records_evaluated: u64,
     /// Indexed like `LoadedRules::specs`.
     pub per_rule: Vec<RuleMatches>,
@@ -88,7 +90,9 @@ pub fn scan_log_file<R: Read>(
 /// One alert to publish, with the rule it belongs to.
 #[derive(Debug, Clone)]
 pub struct PlannedAlert {
+    /// Position of the rule among the loaded rules: the same index as in [`FileScan::per_rule`].
     pub rule_index: usize,
+    /// The alert, ready to publish.
     pub message: AlertMessage,
 }
 
