@@ -169,7 +169,7 @@ fn split<R: Read>(input: R) -> Result<Outcome> {
 
 /// The alerter's per-record work: every record through the compiled rule set.
 pub fn security_hub_rules() -> Result<CompiledRules> {
-    let defs = builtin_set("security-hub").ok_or_else(|| anyhow::anyhow!("no security-hub set"))?;
+    let defs = builtin_set("security-hub")?;
     Ok(CompiledRules::compile(defs)?)
 }
 

@@ -16,9 +16,7 @@ use trailwatch_shared::alert::rule_alert::FileContext;
 use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::records::{ReaderLimits, RecordReader};
-use trailwatch_shared::rules::config::{
-    LoadedRules, RuleSetSelection, load_rules, parse_custom_rules,
-};
+use trailwatch_shared::rules::config::{LoadedRules, RuleSetSelection, load_rules, parse_rules};
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
@@ -66,10 +64,10 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<ExitCode> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("--custom-rules: cannot read {}", path.display()))?;
         let name = path.display().to_string();
-        custom.push((name.clone(), parse_custom_rules(&name, &text)?));
+        custom.push((name.clone(), parse_rules(&name, &text)?));
     }
     let rules = load_rules(&selection, &custom)?;
-    if rules.specs.is_empty() {
+    if rules.rules().is_empty() {
         eprintln!("note: no rules selected; only Insights files can raise alerts");
     }
     let mut totals = Totals::default();

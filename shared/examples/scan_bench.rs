@@ -95,7 +95,7 @@ fn main() {
             mb / base,
             records as f64 / base,
             mb / engine,
-            rules.specs.len(),
+            rules.rules().len(),
             mb / full,
             records as f64 / full,
             base / full

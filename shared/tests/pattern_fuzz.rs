@@ -167,9 +167,9 @@ proptest! {
     #[test]
     fn compiled_rules_agree_with_each_pattern(patterns in prop::collection::vec(small_json_pattern(), 1..8),
                                                events in prop::collection::vec(json_value(), 1..6)) {
-        use trailwatch_shared::rules::{CompiledRules, RuleDef, Severity};
+        use trailwatch_shared::rules::{CompiledRules, Rule, Severity};
         // Every generated pattern is valid: a rejected one fails `compile` and so the test.
-        let defs: Vec<RuleDef> = patterns.iter().enumerate().map(|(i, p)| RuleDef {
+        let defs: Vec<Rule> = patterns.iter().enumerate().map(|(i, p)| Rule {
             id: format!("r{i}"), title: String::new(), pattern: p.clone(), severity: Severity::Low,
             threshold: 1, description: None, enabled: true,
         }).collect();

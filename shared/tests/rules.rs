@@ -4,7 +4,7 @@
 use serde_json::value::RawValue;
 use trailwatch_shared::pattern::{FilterPattern, compact_json};
 use trailwatch_shared::rules::{
-    BUILTIN_SET_NAMES, CompiledRules, RuleDef, RuleError, Severity, builtin_set,
+    BUILTIN_SET_NAMES, CompiledRules, Rule, RuleError, Severity, builtin_set,
 };
 
 /// Copies of real CloudTrail files (see each folder's `PROVENANCE.md`).
@@ -26,11 +26,11 @@ fn records(path: &str) -> Vec<String> {
     raw.into_iter().map(|r| r.get().to_owned()).collect()
 }
 
-fn all_enabled(set: &str) -> Vec<RuleDef> {
+fn all_enabled(set: &str) -> Vec<Rule> {
     builtin_set(set)
         .unwrap()
         .into_iter()
-        .map(|r| RuleDef { enabled: true, ..r })
+        .map(|r| Rule { enabled: true, ..r })
         .collect()
 }
 
@@ -64,7 +64,7 @@ fn every_builtin_set_compiles_with_sane_metadata() {
         CompiledRules::compile(all_enabled(name))
             .unwrap_or_else(|e| panic!("{name} (all enabled): {e}"));
     }
-    assert!(builtin_set("cis-9.9").is_none());
+    assert!(builtin_set("cis-9.9").is_err());
     let sh = builtin_set("security-hub").unwrap();
     let sev = |id: &str| sh.iter().find(|r| r.id == id).unwrap().severity;
     assert_eq!(sev("SecurityHub:CloudWatch.1"), Severity::Critical);
@@ -115,8 +115,8 @@ fn cloudwatch_3_matches_a_console_login_without_mfa() {
 }
 
 /// Rules that exercise the index: eventSource-only, intersections, text rules, wildcards.
-fn tricky_rules() -> Vec<RuleDef> {
-    let rule = |id: &str, pattern: &str| RuleDef {
+fn tricky_rules() -> Vec<Rule> {
+    let rule = |id: &str, pattern: &str| Rule {
         id: id.into(),
         title: id.into(),
         pattern: pattern.into(),
@@ -269,7 +269,7 @@ fn shared_projection_agrees_with_each_corpus_pattern() {
     let mut defs = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         if FilterPattern::parse(&c.pattern).is_ok() {
-            defs.push(RuleDef {
+            defs.push(Rule {
                 id: format!("case-{i}"),
                 title: String::new(),
                 pattern: c.pattern.clone(),
@@ -295,57 +295,126 @@ fn shared_projection_agrees_with_each_corpus_pattern() {
 }
 
 #[test]
-fn compile_errors_name_the_rule() {
+fn compile_errors_name_the_rule_and_the_field() {
     let mut defs = builtin_set("security-hub").unwrap();
     defs[3].pattern = "{ $.eventName = }".into();
     let err = CompiledRules::compile(defs).unwrap_err();
     assert!(
-        matches!(&err, RuleError::Pattern { id, .. } if id == "SecurityHub:CloudWatch.4"),
+        matches!(&err, RuleError::Pattern { id, position: 3, .. } if id == "SecurityHub:CloudWatch.4"),
         "{err}"
     );
+    assert_eq!(
+        (err.id(), err.field()),
+        ("SecurityHub:CloudWatch.4", "pattern")
+    );
     assert!(
-        err.to_string().contains("SecurityHub:CloudWatch.4") && err.to_string().contains("column"),
+        err.to_string()
+            .starts_with("rule \"SecurityHub:CloudWatch.4\": pattern: ")
+            && err.to_string().contains("column"),
         "{err}"
     );
 
     let mut defs = builtin_set("security-hub").unwrap();
     defs[1].id = defs[0].id.clone();
-    assert!(matches!(
-        CompiledRules::compile(defs),
-        Err(RuleError::DuplicateId(_))
-    ));
+    let err = CompiledRules::compile(defs).unwrap_err();
+    assert_eq!(
+        (err.id(), err.field(), err.position()),
+        ("SecurityHub:CloudWatch.1", "id", 1)
+    );
 
     let mut defs = builtin_set("security-hub").unwrap();
-    defs[0].enabled = false;
-    defs[0].pattern = "{ broken".into();
+    defs[2].threshold = 0;
+    let err = CompiledRules::compile(defs).unwrap_err();
     assert_eq!(
-        CompiledRules::compile(defs).unwrap().len(),
-        13,
-        "disabled rules are dropped, not parsed"
+        err.to_string(),
+        "rule \"SecurityHub:CloudWatch.3\": threshold: must be at least 1"
+    );
+
+    // A disabled rule is checked like any other, then dropped.
+    let mut defs = builtin_set("security-hub").unwrap();
+    defs[0].enabled = false;
+    assert_eq!(CompiledRules::compile(defs.clone()).unwrap().len(), 13);
+    defs[0].pattern = "{ broken".into();
+    let err = CompiledRules::compile(defs).unwrap_err();
+    assert_eq!(
+        (err.id(), err.field()),
+        ("SecurityHub:CloudWatch.1", "pattern")
     );
 }
 
 #[test]
-fn rule_defs_deserialize_with_defaults_and_reject_unknown_fields() {
-    let r: RuleDef =
+fn rules_deserialize_with_defaults_any_severity_case_and_reject_unknown_fields() {
+    let r: Rule =
         serde_json::from_str(r#"{"id":"x","title":"X","pattern":"{ $.a = 1 }","severity":"HIGH"}"#)
             .unwrap();
     assert_eq!(
         (r.threshold, r.enabled, r.description.as_deref(), r.severity),
         (1, true, None, Severity::High)
     );
+    for written in ["high", "High", " hIGH "] {
+        let r: Rule = serde_json::from_str(&format!(
+            r#"{{"id":"x","pattern":"","severity":"{written}"}}"#
+        ))
+        .unwrap();
+        assert_eq!(r.severity, Severity::High, "{written}");
+    }
+    let e = serde_json::from_str::<Rule>(r#"{"id":"x","pattern":"","severity":"urgent"}"#)
+        .unwrap_err()
+        .to_string();
     assert!(
-        serde_json::from_str::<RuleDef>(r#"{"id":"x","title":"X","pattern":"","severity":"high"}"#)
-            .is_err()
+        e.starts_with("severity: \"urgent\" is not one of LOW, MEDIUM, HIGH, CRITICAL"),
+        "{e}"
     );
     assert!(
-        serde_json::from_str::<RuleDef>(
+        serde_json::from_str::<Rule>(
             r#"{"id":"x","title":"X","pattern":"","severity":"LOW","treshold":2}"#
         )
         .is_err()
     );
+    for s in Severity::ALL {
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            format!("\"{}\"", s.as_str())
+        );
+        assert_eq!(Severity::parse(&s.as_str().to_lowercase()), Ok(s));
+    }
+}
+
+/// The built-in documents keep the published patterns and titles verbatim, in published order
+/// (`data/cis-rules.json`, see `data/PROVENANCE.md`).
+#[test]
+fn builtin_patterns_and_titles_are_the_published_ones() {
+    #[derive(serde::Deserialize)]
+    struct Published {
+        id: String,
+        title: String,
+        pattern: String,
+    }
+    let published: Vec<Published> =
+        serde_json::from_str(include_str!("../data/cis-rules.json")).unwrap();
+    let mut covered = 0;
+    for (name, prefix) in [
+        ("security-hub", "SecurityHub:CloudWatch."),
+        ("cis-1.2.0", "CIS-1.2.0:"),
+        ("cis-1.4.0", "CIS-1.4.0:"),
+        ("cis-3.0.0", "CIS-3.0.0:"),
+    ] {
+        let ours: Vec<(String, String, String)> = builtin_set(name)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.title, r.pattern))
+            .collect();
+        let theirs: Vec<(String, String, String)> = published
+            .iter()
+            .filter(|p| p.id.starts_with(prefix))
+            .map(|p| (p.id.clone(), p.title.clone(), p.pattern.clone()))
+            .collect();
+        assert_eq!(ours, theirs, "{name}");
+        covered += ours.len();
+    }
     assert_eq!(
-        serde_json::to_string(&Severity::Critical).unwrap(),
-        "\"CRITICAL\""
+        covered,
+        published.len(),
+        "every published pattern is in a set"
     );
 }

@@ -170,16 +170,16 @@ impl<P: AlertPublisher> Alerter<P> {
             .property("object", uri)
             .emit();
         // Bounded cardinality: one line per rule that matched, dimension = the rule id.
-        for (spec, m) in self
+        for (rule, m) in self
             .rules
-            .specs
+            .rules()
             .iter()
             .zip(&scan.per_rule)
             .filter(|(_, m)| m.count > 0)
         {
             MetricLine::new(METRIC_NAMESPACE)
                 .dimension("Function", FUNCTION)
-                .dimension("RuleId", spec.id.as_str())
+                .dimension("RuleId", rule.id.as_str())
                 .count("RuleMatches", m.count)
                 .emit();
         }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 use trailwatch_shared::records::ReaderLimits;
-use trailwatch_shared::rules::config::{load_rules, parse_custom_rules};
+use trailwatch_shared::rules::config::{load_rules, parse_rules};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(text) = &config.custom_rules_inline {
         custom.push((
             "CUSTOM_RULES".to_owned(),
-            parse_custom_rules("CUSTOM_RULES", text)?,
+            parse_rules("CUSTOM_RULES", text)?,
         ));
     }
     if let Some(location) = &config.custom_rules_s3 {
@@ -31,10 +31,10 @@ async fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("CUSTOM_RULES_S3_URI: cannot read {location}"))?;
         let name = location.to_string();
-        custom.push((name.clone(), parse_custom_rules(&name, &text)?));
+        custom.push((name.clone(), parse_rules(&name, &text)?));
     }
     let rules = load_rules(&config.rule_sets, &custom)?;
-    tracing::info!(rules = ?rules.specs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), "rules loaded");
+    tracing::info!(rules = ?rules.rules().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), "rules loaded");
     if !rules.compiled.has_prefilter() {
         // Not an error, but every record now costs a full scan (about twice the CPU).
         tracing::warn!(

@@ -12,17 +12,7 @@ use super::message::{
     json_string_len,
 };
 use super::subject::{alert_subject, events_phrase};
-
-/// The parts of a rule an alert shows (independent of how rules are stored).
-#[derive(Debug, Clone, Copy)]
-pub struct RuleView<'a> {
-    pub id: &'a str,
-    pub title: &'a str,
-    pub description: Option<&'a str>,
-    /// `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`.
-    pub severity: &'a str,
-    pub threshold: u64,
-}
+use crate::rules::Rule;
 
 /// Where the log file is and whose activity it records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,17 +98,18 @@ pub struct FileStats<'a> {
     pub read_error: Option<&'a str>,
 }
 
-/// Builds the alert for `rule` from its matches in `file`.
+/// Builds the alert for `rule` (as compiled: see `CompiledRules::rules`) from its matches in
+/// `file`.
 pub fn rule_alert(
-    rule: &RuleView<'_>,
+    rule: &Rule,
     file: &FileContext,
     matches: &RuleMatches,
     stats: FileStats<'_>,
 ) -> AlertMessage {
     let subject = alert_subject(
-        rule.severity,
-        rule.id,
-        rule.title,
+        rule.severity.as_str(),
+        &rule.id,
+        &rule.title,
         &events_phrase(matches.count),
         &file.account,
         &file.region,
@@ -131,8 +122,8 @@ pub fn rule_alert(
         stats,
     };
     let attributes = AlertAttributes {
-        rule_id: rule.id.to_owned(),
-        severity: rule.severity.to_owned(),
+        rule_id: rule.id.clone(),
+        severity: rule.severity.as_str().to_owned(),
         account: file.account.clone(),
         region: file.region.clone(),
         finding_codes: None,
@@ -142,7 +133,7 @@ pub fn rule_alert(
 
 fn render_text(
     subject: &str,
-    rule: &RuleView<'_>,
+    rule: &Rule,
     file: &FileContext,
     matches: &RuleMatches,
     stats: FileStats<'_>,
@@ -150,8 +141,8 @@ fn render_text(
     let mut t = String::with_capacity(2048 + matches.samples.len() * 1024);
     let _ = writeln!(t, "{subject}\n");
     let _ = writeln!(t, "Rule:      {} ({})", rule.id, rule.severity);
-    let _ = writeln!(t, "Title:     {}", one_line_capped(rule.title, 1024));
-    if let Some(d) = rule.description.filter(|d| !d.trim().is_empty()) {
+    let _ = writeln!(t, "Title:     {}", one_line_capped(&rule.title, 1024));
+    if let Some(d) = rule.description.as_deref().filter(|d| !d.trim().is_empty()) {
         let _ = writeln!(t, "Why:       {}", one_line_capped(d, 4096));
     }
     let _ = writeln!(t, "Account:   {}", file.account);
@@ -220,7 +211,7 @@ fn render_event(t: &mut String, n: usize, s: &EventSummary) {
 
 /// The machine-readable document for `sqs`, `lambda` and `https` subscribers.
 struct RuleJson<'a> {
-    rule: &'a RuleView<'a>,
+    rule: &'a Rule,
     file: &'a FileContext,
     matches: &'a RuleMatches,
     stats: FileStats<'a>,
@@ -302,10 +293,10 @@ impl RuleJson<'_> {
             source: "trailwatch",
             kind: "rule_match",
             rule: RuleDocRule {
-                id: self.rule.id,
-                title: self.rule.title,
-                description: self.rule.description,
-                severity: self.rule.severity,
+                id: &self.rule.id,
+                title: &self.rule.title,
+                description: self.rule.description.as_deref(),
+                severity: self.rule.severity.as_str(),
                 threshold: self.rule.threshold,
             },
             account: &self.file.account,
@@ -361,7 +352,7 @@ impl MachineBody for RuleJson<'_> {
             "schema": SCHEMA_VERSION,
             "source": "trailwatch",
             "kind": "rule_match",
-            "rule": {"id": self.rule.id, "severity": self.rule.severity},
+            "rule": {"id": self.rule.id, "severity": self.rule.severity.as_str()},
             "account": self.file.account,
             "region": self.file.region,
             "log_file": {"bucket": self.file.bucket, "key": self.file.key},

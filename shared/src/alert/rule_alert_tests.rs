@@ -1,20 +1,23 @@
 use super::*;
 use crate::alert::message::SNS_MAX_PUBLISH_BYTES;
 use crate::alert::subject::MAX_SUBJECT_CHARS;
+use crate::rules::Severity;
 use serde_json::Value;
 
 /// A real StopLogging record (invictus-ir aws_dataset, 20230710T1205Z_UljXNp9xLp8nsAGc).
 const STOP_LOGGING: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDATFQR7NSC5AU2ZV3IE","arn":"arn:aws:iam::123837392027:user/bert-jan","accountId":"123837392027","accessKeyId":"AKIATFQR7NSC8Q4X20BJ","userName":"bert-jan"},"eventTime":"2023-07-10T12:00:42Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"192.168.10.20","userAgent":"stratus-red-team_1e5be608-6e03-4283-8d27-d37452a50f25","errorCode":"TrailNotFoundException","errorMessage":"Unknown trail: arn:aws:cloudtrail:us-east-1:123837392027:trail/stratus-red-team-ct-stop-trail-qzbgnfqisx for the user: 123837392027","requestParameters":{"name":"stratus-red-team-ct-stop-trail-qzbgnfqisx"},"responseElements":null,"requestID":"7c6cea2f-13c4-4048-8781-4589b8a2ee46","eventID":"9790ee84-ed2b-4866-83d1-f32af0dd4cd2","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123837392027","eventCategory":"Management"}"#;
 
-fn rule() -> RuleView<'static> {
-    RuleView {
-        id: "SecurityHub:CloudWatch.5",
-        title: "[CloudWatch.5] Ensure a log metric filter and alarm exist for CloudTrail configuration changes",
-        description: Some(
-            "Stopping or changing a trail blinds the audit log; confirm the change was planned.",
-        ),
-        severity: "HIGH",
+fn rule() -> Rule {
+    Rule {
+        id: "SecurityHub:CloudWatch.5".into(),
+        title: "[CloudWatch.5] Ensure a log metric filter and alarm exist for CloudTrail configuration changes".into(),
+        pattern: "{ $.eventSource = cloudtrail.amazonaws.com }".into(),
+        severity: Severity::High,
         threshold: 1,
+        description: Some(
+            "Stopping or changing a trail blinds the audit log; confirm the change was planned.".into(),
+        ),
+        enabled: true,
     }
 }
 
@@ -263,12 +266,13 @@ fn a_read_error_is_reported_in_text_and_json() {
 
 #[test]
 fn non_ascii_titles_stay_in_the_body_but_not_in_the_subject() {
-    let r = RuleView {
-        id: "custom:connexion",
-        title: "Connexion à la console sans MFA — “root” 🚨",
+    let r = Rule {
+        id: "custom:connexion".into(),
+        title: "Connexion à la console sans MFA — “root” 🚨".into(),
         description: None,
-        severity: "CRITICAL",
+        severity: Severity::Critical,
         threshold: 2,
+        ..rule()
     };
     let m = rule_alert(
         &r,
@@ -337,7 +341,7 @@ mod bounds {
                     v.to_string()
                 })
                 .collect();
-            let rule = RuleView { id: "custom:x", title: &title, description: Some(&description), severity: "HIGH", threshold: 1 };
+            let rule = Rule { id: "custom:x".into(), title: title.clone(), description: Some(description.clone()), ..rule() };
             let count = records.len() as u64 + extra;
             let m = rule_alert(&rule, &file(), &matches_of(&records, count, 25), FileStats::default());
             prop_assert!(m.publish_bytes() <= SNS_MAX_PUBLISH_BYTES, "{} bytes", m.publish_bytes());

@@ -11,9 +11,9 @@ use std::io::Read;
 
 use super::event_summary::EventSummary;
 use super::message::AlertMessage;
-use super::rule_alert::{FileContext, FileStats, MatchSample, RuleMatches, RuleView, rule_alert};
+use super::rule_alert::{FileContext, FileStats, MatchSample, RuleMatches, rule_alert};
 use crate::records::{RecordReader, RecordsError};
-use crate::rules::config::{LoadedRules, severity_label};
+use crate::rules::config::LoadedRules;
 
 /// Verbatim record bytes kept per rule and file; an SNS message cannot carry more anyway.
 pub const MAX_KEPT_BYTES_PER_RULE: usize = 512 * 1024;
@@ -23,7 +23,7 @@ pub const MAX_KEPT_BYTES_PER_RULE: usize = 512 * 1024;
 pub struct FileScan {
     /// How many records were read from the file and evaluated against every rule.
     pub records_evaluated: u64,
-    /// Indexed like `LoadedRules::specs`.
+    /// Indexed like `LoadedRules::rules()`.
     pub per_rule: Vec<RuleMatches>,
     /// Why reading stopped before the end of the file, if it did. The counts cover the records
     /// read before.
@@ -47,11 +47,11 @@ pub fn scan_log_file<R: Read>(
     max_events: usize,
 ) -> FileScan {
     let mut scan = FileScan {
-        per_rule: vec![RuleMatches::default(); rules.specs.len()],
+        per_rule: vec![RuleMatches::default(); rules.rules().len()],
         ..FileScan::default()
     };
-    let mut kept_bytes = vec![0usize; rules.specs.len()];
-    let mut matched: Vec<usize> = Vec::with_capacity(rules.specs.len());
+    let mut kept_bytes = vec![0usize; rules.rules().len()];
+    let mut matched: Vec<usize> = Vec::with_capacity(rules.rules().len());
     loop {
         let record = match reader.next_record() {
             Ok(Some(r)) => r,
@@ -104,23 +104,14 @@ pub fn plan_alerts(scan: &FileScan, rules: &LoadedRules, file: &FileContext) -> 
         read_error: read_error.as_deref(),
     };
     rules
-        .specs
+        .rules()
         .iter()
         .zip(&scan.per_rule)
         .enumerate()
-        .filter(|(_, (spec, m))| m.count > 0 && m.count >= spec.threshold)
-        .map(|(i, (spec, m))| {
-            let view = RuleView {
-                id: &spec.id,
-                title: &spec.title,
-                description: spec.description.as_deref(),
-                severity: severity_label(spec.severity),
-                threshold: spec.threshold,
-            };
-            PlannedAlert {
-                rule_index: i,
-                message: rule_alert(&view, file, m, stats),
-            }
+        .filter(|(_, (rule, m))| m.count > 0 && m.count >= rule.threshold)
+        .map(|(i, (rule, m))| PlannedAlert {
+            rule_index: i,
+            message: rule_alert(rule, file, m, stats),
         })
         .collect()
 }

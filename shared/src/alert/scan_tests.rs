@@ -1,5 +1,5 @@
 use super::*;
-use crate::rules::config::{RuleSetSelection, load_rules, parse_custom_rules};
+use crate::rules::config::{RuleSetSelection, load_rules, parse_rules};
 use std::io::Write as _;
 
 /// The records of `bytes`, read on this thread.
@@ -8,7 +8,7 @@ fn reader(bytes: &[u8]) -> RecordReader<&[u8]> {
 }
 
 fn rules(json: &str) -> LoadedRules {
-    let custom = parse_custom_rules("CUSTOM_RULES", json).unwrap();
+    let custom = parse_rules("CUSTOM_RULES", json).unwrap();
     load_rules(&RuleSetSelection::None, &[("CUSTOM_RULES".into(), custom)]).unwrap()
 }
 

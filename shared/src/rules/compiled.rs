@@ -4,28 +4,69 @@
 
 use std::collections::HashSet;
 
-use super::RuleDef;
+use super::Rule;
 use super::prefilter::Prefilter;
 use crate::pattern::json::projection::{Bits, LiteralMap, exact_text};
 use crate::pattern::json::{Expr, Projection, Step, is_json_object};
 use crate::pattern::value::Scalar;
 use crate::pattern::{FilterPattern, PatternError};
 
+/// Why [`CompiledRules::compile`] rejected a rule: every error names the rule's id and the field.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("rule {id}: {source}")]
-    Pattern {
+    /// A field holds a value no rule may have.
+    #[error("rule {id:?}: {field}: {reason}")]
+    Invalid {
+        /// Where the rule is in the list given to `compile` (0-based).
+        position: usize,
+        /// The rule's id, as written.
         id: String,
+        /// The field at fault: `id` or `threshold`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The pattern does not parse.
+    #[error("rule {id:?}: pattern: invalid pattern {pattern:?}: {source}")]
+    Pattern {
+        /// Where the rule is in the list given to `compile` (0-based).
+        position: usize,
+        /// The rule's id.
+        id: String,
+        /// The pattern, as written.
+        pattern: String,
+        /// The parser's error (with the column).
         #[source]
         source: PatternError,
     },
-    #[error("rule id {0:?} is used by more than one rule")]
-    DuplicateId(String),
-    #[error("a rule has an empty id")]
-    EmptyId,
-    #[error("rule {id}: threshold must be at least 1")]
-    ZeroThreshold { id: String },
 }
+
+impl RuleError {
+    /// Where the rejected rule is in the list given to `compile` (0-based).
+    pub fn position(&self) -> usize {
+        match self {
+            RuleError::Invalid { position, .. } | RuleError::Pattern { position, .. } => *position,
+        }
+    }
+
+    /// The rejected rule's id.
+    pub fn id(&self) -> &str {
+        match self {
+            RuleError::Invalid { id, .. } | RuleError::Pattern { id, .. } => id,
+        }
+    }
+
+    /// The field at fault: `id`, `pattern` or `threshold`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            RuleError::Invalid { field, .. } => field,
+            RuleError::Pattern { .. } => "pattern",
+        }
+    }
+}
+
+/// Longest id accepted: the id is an SNS message attribute and a metric dimension value.
+const MAX_ID_CHARS: usize = 256;
 
 /// How one rule is evaluated.
 #[derive(Debug)]
@@ -48,10 +89,10 @@ pub(super) struct Index {
     always: Vec<u32>,
 }
 
-/// A compiled, enabled rule set.
+/// A validated rule set, its enabled rules compiled for evaluation.
 #[derive(Debug)]
 pub struct CompiledRules {
-    rules: Vec<RuleDef>,
+    rules: Vec<Rule>,
     patterns: Vec<FilterPattern>,
     evals: Vec<Eval>,
     projection: Projection,
@@ -61,33 +102,61 @@ pub struct CompiledRules {
 }
 
 impl CompiledRules {
-    /// Compiles the enabled rules (disabled ones are dropped). Fails on the first invalid
-    /// pattern, naming the rule, or on a duplicate id.
-    pub fn compile(defs: Vec<RuleDef>) -> Result<Self, RuleError> {
+    /// The one validation of rules, built-in or custom. Checks every rule, enabled or not, and
+    /// fails on the first invalid one, naming its id and the field: an id that is blank, longer
+    /// than 256 characters, holds a control character or is used twice; a threshold of 0;
+    /// a pattern that does not parse. Normalises what it keeps: the id trimmed, a blank title
+    /// replaced by the id, a blank description dropped. Disabled rules are then dropped.
+    pub fn compile(rules: Vec<Rule>) -> Result<Self, RuleError> {
         let mut seen = HashSet::new();
-        let mut rules = Vec::new();
+        let mut kept = Vec::new();
         let mut patterns = Vec::new();
-        for def in defs {
-            if def.id.trim().is_empty() {
-                return Err(RuleError::EmptyId);
+        for (position, rule) in rules.into_iter().enumerate() {
+            let invalid = |field, reason: &str| RuleError::Invalid {
+                position,
+                id: rule.id.clone(),
+                field,
+                reason: reason.to_owned(),
+            };
+            let id = rule.id.trim();
+            if id.is_empty()
+                || id.chars().count() > MAX_ID_CHARS
+                || id.chars().any(char::is_control)
+            {
+                return Err(invalid(
+                    "id",
+                    &format!("must be 1 to {MAX_ID_CHARS} printable characters"),
+                ));
             }
-            if !seen.insert(def.id.clone()) {
-                return Err(RuleError::DuplicateId(def.id));
+            if !seen.insert(id.to_owned()) {
+                return Err(invalid("id", "is used by more than one rule"));
             }
-            if def.threshold == 0 {
-                return Err(RuleError::ZeroThreshold { id: def.id });
-            }
-            if !def.enabled {
-                continue;
+            if rule.threshold == 0 {
+                return Err(invalid("threshold", "must be at least 1"));
             }
             let pattern =
-                FilterPattern::parse(&def.pattern).map_err(|source| RuleError::Pattern {
-                    id: def.id.clone(),
+                FilterPattern::parse(&rule.pattern).map_err(|source| RuleError::Pattern {
+                    position,
+                    id: rule.id.clone(),
+                    pattern: rule.pattern.clone(),
                     source,
                 })?;
-            rules.push(def);
+            if !rule.enabled {
+                continue;
+            }
+            let id = id.to_owned();
+            kept.push(Rule {
+                title: match rule.title.trim() {
+                    "" => id.clone(),
+                    _ => rule.title,
+                },
+                description: rule.description.filter(|d| !d.trim().is_empty()),
+                id,
+                ..rule
+            });
             patterns.push(pattern);
         }
+        let rules = kept;
 
         // One projection over the atoms of every JSON rule.
         let mut all_atoms = Vec::new();
@@ -161,8 +230,8 @@ impl CompiledRules {
         })
     }
 
-    /// The enabled rules, in order; `evaluate` reports indices into this slice.
-    pub fn rules(&self) -> &[RuleDef] {
+    /// The enabled rules, normalised, in order; `evaluate` reports indices into this slice.
+    pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
 
@@ -177,10 +246,12 @@ impl CompiledRules {
         self.prefilter.is_some()
     }
 
+    /// How many rules are enabled.
     pub fn len(&self) -> usize {
         self.rules.len()
     }
 
+    /// Whether no rule is enabled.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

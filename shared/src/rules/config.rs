@@ -1,42 +1,38 @@
-//! Which rules the alerter runs: built-in sets plus custom rules, validated as a whole at cold
-//! start so that a bad rule stops the deployment instead of silently never alerting.
+//! Which rules the alerter (and `trailwatch scan`) runs: built-in sets plus custom rules, all
+//! read by [`parse_rules`] and validated together by [`CompiledRules::compile`] at cold start, so
+//! that a bad rule stops the deployment instead of silently never alerting.
 //!
-//! Custom rules (`CUSTOM_RULES` inline, or the object at `CUSTOM_RULES_S3_URI`) are JSON, either
-//! an array of rules or an object `{"rules": [...]}` (both accepted in both places):
+//! A rule document is JSON, either an array of rules or an object `{"rules": [...]}`; each rule
+//! is a [`Rule`] (the format, with its defaults, is documented there and in the README). The
+//! built-in sets are such documents too (`shared/data/rule-sets/`). Custom documents come from
+//! `CUSTOM_RULES` (inline), the object at `CUSTOM_RULES_S3_URI`, or `--custom-rules FILE`.
 //!
-//! ```json
-//! [{"id": "team:guardduty-disabled", "title": "GuardDuty detector deleted",
-//!   "pattern": "{ $.eventSource = guardduty.amazonaws.com && $.eventName = DeleteDetector }",
-//!   "severity": "CRITICAL", "threshold": 1, "description": "Why it matters / what to do",
-//!   "enabled": true}]
-//! ```
-//!
-//! `id`, `pattern` and `severity` (`LOW|MEDIUM|HIGH|CRITICAL`) are required; `title` defaults to
-//! the id, `threshold` (matches in one file needed to alert) to 1, `enabled` to true. A custom
-//! rule whose id equals a built-in rule's id replaces it, so a built-in can be re-tuned
-//! (threshold, severity) or switched off (`"enabled": false`). Two custom rules with one id,
-//! unknown fields, or a pattern the engine rejects fail cold start with a message naming the rule.
+//! [`load_rules`] puts them together: the selected built-in sets in order, then each custom rule
+//! either replacing the built-in rule of the same id in place (to re-tune it, or switch it off
+//! with `"enabled": false`) or appended. Two custom rules with one id are an error, like any
+//! duplicate id. Every error names the document, the rule (its id) and the field.
 
-use crate::pattern::FilterPattern;
-use crate::rules::{self, CompiledRules, RuleDef, Severity};
-use serde::Deserialize;
+use crate::rules::{self, CompiledRules, Rule, RuleError};
 use serde_json::Value;
 
 /// `RULE_SETS`: the built-in sets to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleSetSelection {
+    /// No built-in rules (`none`): only custom rules.
     None,
+    /// These sets, by their names in [`rules::BUILTIN_SET_NAMES`], without repeats, in order.
     Sets(Vec<String>),
 }
 
 impl Default for RuleSetSelection {
+    /// `security-hub`.
     fn default() -> Self {
         Self::Sets(vec!["security-hub".to_owned()])
     }
 }
 
 impl RuleSetSelection {
-    /// A comma list of set names, or `none`.
+    /// A comma list of set names (any letter case), or `none`; empty means the default.
     pub fn parse(text: &str) -> Result<Self, String> {
         let names: Vec<String> = text
             .split(',')
@@ -75,60 +71,58 @@ impl RuleSetSelection {
     }
 }
 
-/// One rule as the alerter holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleSpec {
-    pub id: String,
-    pub title: String,
-    pub pattern: String,
-    pub severity: Severity,
-    pub threshold: u64,
-    pub description: Option<String>,
-    pub enabled: bool,
-}
-
+/// Why a rule document or the rules in force were rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleConfigError {
+    /// The document is not JSON.
     #[error("{source_name}: not valid JSON: {detail}")]
-    Json { source_name: String, detail: String },
+    Json {
+        /// Where the document came from (`CUSTOM_RULES`, `s3://…`, a path, a built-in set).
+        source_name: String,
+        /// The JSON parser's error.
+        detail: String,
+    },
+    /// The document is JSON but neither an array nor `{"rules": [...]}`.
     #[error(
         "{source_name}: expected a JSON array of rules or an object {{\"rules\": [...]}}, found {found}"
     )]
     Shape {
+        /// Where the document came from.
         source_name: String,
+        /// What the document is instead.
         found: &'static str,
     },
+    /// A rule could not be read as a [`Rule`]: a missing, unknown or mistyped field, or an
+    /// unknown severity. The detail names the field.
     #[error("{source_name}: rule #{index} ({id}): {detail}")]
-    Rule {
+    Parse {
+        /// Where the document came from.
         source_name: String,
+        /// The rule's position in the document, from 1.
         index: usize,
+        /// The rule's id, quoted, or `no id`.
         id: String,
+        /// What is wrong, starting with the field's name.
         detail: String,
     },
-    #[error("{source_name}: rule id {id:?} is defined twice")]
-    Duplicate { source_name: String, id: String },
-    #[error("rules could not be compiled: {0}")]
-    Compile(String),
+    /// A rule was read but [`CompiledRules::compile`] rejected it (naming the id and the field).
+    #[error("{source_name}: {error}")]
+    Invalid {
+        /// Where the rejected rule came from.
+        source_name: String,
+        /// Why it was rejected.
+        error: RuleError,
+    },
+    /// A built-in set name that does not exist.
+    #[error("unknown built-in rule set {0:?} (known: {known})", known = rules::BUILTIN_SET_NAMES.join(", "))]
+    UnknownSet(String),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CustomRuleJson {
-    id: String,
-    #[serde(default)]
-    title: Option<String>,
-    pattern: String,
-    severity: String,
-    #[serde(default)]
-    threshold: Option<u64>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    enabled: Option<bool>,
-}
-
-/// Parses custom rules from `text`; `source_name` (`CUSTOM_RULES`, `s3://…`) goes in errors.
-pub fn parse_custom_rules(source_name: &str, text: &str) -> Result<Vec<RuleSpec>, RuleConfigError> {
+/// Reads a rule document (see the module documentation): its structure only, each rule as a
+/// [`Rule`]. `source_name` (`CUSTOM_RULES`, `s3://…`, a path) names the document in errors.
+/// Built-in sets and custom documents alike are read here; validation is
+/// [`CompiledRules::compile`]'s (through [`load_rules`]).
+pub fn parse_rules(source_name: &str, text: &str) -> Result<Vec<Rule>, RuleConfigError> {
     let value: Value = serde_json::from_str(text).map_err(|e| RuleConfigError::Json {
         source_name: source_name.to_owned(),
         detail: e.to_string(),
@@ -157,164 +151,106 @@ pub fn parse_custom_rules(source_name: &str, text: &str) -> Result<Vec<RuleSpec>
             });
         }
     };
-    let mut out: Vec<RuleSpec> = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let index = i + 1;
-        let id_for_errors = item
-            .get("id")
-            .and_then(Value::as_str)
-            .map_or_else(|| "no id".to_owned(), |s| format!("{s:?}"));
-        let fail = |detail: String| RuleConfigError::Rule {
-            source_name: source_name.to_owned(),
-            index,
-            id: id_for_errors.clone(),
-            detail,
-        };
-        let raw: CustomRuleJson = serde_json::from_value(item).map_err(|e| fail(e.to_string()))?;
-        let spec = validate(raw).map_err(fail)?;
-        if out.iter().any(|r| r.id == spec.id) {
-            return Err(RuleConfigError::Duplicate {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let id = item
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| "no id".to_owned(), |s| format!("{s:?}"));
+            serde_json::from_value::<Rule>(item).map_err(|e| RuleConfigError::Parse {
                 source_name: source_name.to_owned(),
-                id: spec.id,
-            });
-        }
-        out.push(spec);
-    }
-    Ok(out)
+                index: i + 1,
+                id,
+                detail: e.to_string(),
+            })
+        })
+        .collect()
 }
 
-fn validate(raw: CustomRuleJson) -> Result<RuleSpec, String> {
-    let id = raw.id.trim().to_owned();
-    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
-        // The id is an SNS attribute and a metric dimension value: keep it short and printable.
-        return Err("id must be 1..=256 printable characters".to_owned());
-    }
-    let severity = parse_severity(&raw.severity)?;
-    let threshold = raw.threshold.unwrap_or(1);
-    if threshold == 0 {
-        return Err("threshold must be at least 1".to_owned());
-    }
-    FilterPattern::parse(&raw.pattern).map_err(|e| format!("invalid pattern: {e}"))?;
-    Ok(RuleSpec {
-        title: raw
-            .title
-            .filter(|t| !t.trim().is_empty())
-            .unwrap_or_else(|| id.clone()),
-        id,
-        pattern: raw.pattern,
-        severity,
-        threshold,
-        description: raw.description.filter(|d| !d.trim().is_empty()),
-        enabled: raw.enabled.unwrap_or(true),
-    })
-}
-
-fn parse_severity(text: &str) -> Result<Severity, String> {
-    match text.trim().to_ascii_uppercase().as_str() {
-        "LOW" => Ok(Severity::Low),
-        "MEDIUM" => Ok(Severity::Medium),
-        "HIGH" => Ok(Severity::High),
-        "CRITICAL" => Ok(Severity::Critical),
-        _ => Err(format!(
-            "severity {text:?} is not one of LOW, MEDIUM, HIGH, CRITICAL"
-        )),
-    }
-}
-
-/// `LOW` / `MEDIUM` / `HIGH` / `CRITICAL`.
-pub fn severity_label(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Low => "LOW",
-        Severity::Medium => "MEDIUM",
-        Severity::High => "HIGH",
-        Severity::Critical => "CRITICAL",
-    }
-}
-
-/// The rules in force: compiled for evaluation, with the specs in the same order (index `i` of
-/// an evaluation result is `specs[i]`).
+/// The rules in force: validated and compiled, with where each came from.
 pub struct LoadedRules {
+    /// The enabled rules, compiled; index `i` of an evaluation result is `compiled.rules()[i]`.
     pub compiled: CompiledRules,
-    pub specs: Vec<RuleSpec>,
+    /// Where each enabled rule came from (`built-in rule set security-hub`, `CUSTOM_RULES`,
+    /// `s3://…`), indexed like `compiled.rules()`.
+    pub sources: Vec<String>,
+}
+
+impl LoadedRules {
+    /// The enabled rules, in evaluation order.
+    pub fn rules(&self) -> &[Rule] {
+        self.compiled.rules()
+    }
 }
 
 impl std::fmt::Debug for LoadedRules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedRules")
-            .field("ids", &self.specs.iter().map(|r| &r.id).collect::<Vec<_>>())
+            .field(
+                "ids",
+                &self.rules().iter().map(|r| &r.id).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
 
-/// Built-in sets, then custom rule sources in order (later sources override earlier ids only
-/// when they are built-in; two custom definitions of one id are an error). Disabled rules are
-/// dropped before compiling.
+/// Built-in sets in order, then the custom documents in order (each `(source name, rules)` as
+/// [`parse_rules`] read it): a custom rule replaces, in its place, the built-in rule of the same
+/// id, or is appended. Then [`CompiledRules::compile`] validates the whole and drops the disabled
+/// rules; its error is reported with the document the rule came from.
 pub fn load_rules(
     selection: &RuleSetSelection,
-    custom: &[(String, Vec<RuleSpec>)],
+    custom: &[(String, Vec<Rule>)],
 ) -> Result<LoadedRules, RuleConfigError> {
-    let mut specs: Vec<RuleSpec> = Vec::new();
+    let mut all: Vec<Rule> = Vec::new();
+    let mut sources: Vec<String> = Vec::new();
     if let RuleSetSelection::Sets(names) = selection {
         for name in names {
-            let set = rules::builtin_set(name).ok_or_else(|| {
-                RuleConfigError::Compile(format!("unknown built-in rule set {name:?}"))
-            })?;
-            for def in set {
-                let spec = spec_from_def(def);
-                if !specs.iter().any(|s| s.id == spec.id) {
-                    specs.push(spec);
-                }
+            for rule in rules::builtin_set(name)? {
+                all.push(rule);
+                sources.push(format!("built-in rule set {name}"));
             }
         }
     }
-    let builtin_count = specs.len();
-    let mut custom_ids: Vec<&str> = Vec::new();
+    // Each built-in rule can be replaced once; a second custom rule with its id is appended,
+    // and `compile` rejects the duplicate.
+    let mut replaceable = vec![true; all.len()];
     for (source_name, rules) in custom {
         for rule in rules {
-            if custom_ids.contains(&rule.id.as_str()) {
-                return Err(RuleConfigError::Duplicate {
-                    source_name: source_name.clone(),
-                    id: rule.id.clone(),
-                });
-            }
-            custom_ids.push(&rule.id);
-            match specs[..builtin_count].iter_mut().find(|s| s.id == rule.id) {
-                Some(builtin) => {
+            let slot = replaceable
+                .iter()
+                .zip(&all)
+                .position(|(&open, b)| open && b.id.trim() == rule.id.trim());
+            match slot {
+                Some(i) => {
                     tracing::info!(rule_id = %rule.id, source = %source_name, "custom rule replaces the built-in rule of the same id");
-                    *builtin = rule.clone();
+                    all[i] = rule.clone();
+                    sources[i] = source_name.clone();
+                    replaceable[i] = false;
                 }
-                None => specs.push(rule.clone()),
+                None => {
+                    all.push(rule.clone());
+                    sources.push(source_name.clone());
+                }
             }
         }
     }
-    specs.retain(|s| s.enabled);
-    let compiled = CompiledRules::compile(specs.iter().map(def_from_spec).collect())
-        .map_err(|e| RuleConfigError::Compile(e.to_string()))?;
-    Ok(LoadedRules { compiled, specs })
-}
-
-fn spec_from_def(def: RuleDef) -> RuleSpec {
-    RuleSpec {
-        id: def.id,
-        title: def.title,
-        pattern: def.pattern,
-        severity: def.severity,
-        threshold: u64::from(def.threshold).max(1),
-        description: def.description,
-        enabled: def.enabled,
-    }
-}
-
-fn def_from_spec(spec: &RuleSpec) -> RuleDef {
-    RuleDef {
-        id: spec.id.clone(),
-        title: spec.title.clone(),
-        pattern: spec.pattern.clone(),
-        severity: spec.severity,
-        threshold: spec.threshold.try_into().unwrap_or(u32::MAX),
-        description: spec.description.clone(),
-        enabled: spec.enabled,
-    }
+    let enabled_sources = all
+        .iter()
+        .zip(&sources)
+        .filter(|(r, _)| r.enabled)
+        .map(|(_, s)| s.clone())
+        .collect();
+    let compiled = CompiledRules::compile(all).map_err(|error| RuleConfigError::Invalid {
+        source_name: sources[error.position()].clone(),
+        error,
+    })?;
+    Ok(LoadedRules {
+        compiled,
+        sources: enabled_sources,
+    })
 }
 
 #[cfg(test)]
