@@ -17,13 +17,23 @@ use time::format_description::well_known::Rfc3339;
 /// Where a trail delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrailLayout {
+    /// S3 bucket the trail delivers digests and logs to (`digestS3Bucket`, `s3Bucket`).
     pub bucket: String,
+    /// The trail's `S3KeyPrefix`, put before `AWSLogs/` (joined with a single `/`); `None` for
+    /// no prefix.
     pub prefix: Option<String>,
+    /// Organization id (`o-…`) of an organization trail, inserted after `AWSLogs/`; `None` for
+    /// an account trail.
     pub organization_id: Option<String>,
+    /// 12-digit account id the digests are for (`awsAccountId`, and the `<acct>` of the keys;
+    /// the member account for an organization trail).
     pub account: String,
     /// Region that delivers (and signs) this chain.
     pub region: String,
+    /// The trail's home region: the `<home-region>` part of digest names, which differs from
+    /// `region` for the other regions of a multi-region trail.
     pub home_region: String,
+    /// Trail name, the `<trail-name>` part of digest names (may contain `_`).
     pub trail_name: String,
 }
 
@@ -128,6 +138,8 @@ fn basic(t: i64, seconds: bool) -> String {
     }
 }
 
+/// Unix seconds `t` as RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SSZ`), the format of the digest's
+/// time fields and of the backfill generation timestamp.
 pub fn iso(t: i64) -> String {
     utc(t).format(&Rfc3339).expect("formattable")
 }
@@ -164,36 +176,60 @@ impl Default for ChainOptions {
 /// One stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestObject {
+    /// Bucket the object is stored in.
     pub bucket: String,
+    /// Object key within the bucket.
     pub key: String,
+    /// The stored bytes (gzip for digests and logs, unless a variant stores something else).
     pub bytes: Vec<u8>,
+    /// S3 user metadata, keys without the `x-amz-meta-` prefix (e.g. `signature`,
+    /// `signature-algorithm`); empty for logs.
     pub metadata: HashMap<String, String>,
 }
 
+/// One CloudTrail digest file of a [`TestChain`]: its JSON document, where it is stored, who
+/// signs it, and the derived bytes and metadata that variants may tamper with.
 #[derive(Debug, Clone)]
 pub struct TestDigest {
+    /// Bucket the object is stored in (may differ from the document's `digestS3Bucket`).
     pub bucket: String,
     /// Where the object is stored (may differ from the document's `digestS3Object`).
     pub key: String,
+    /// The digest JSON document (fields of spec §2); [`TestChain::seal`] or
+    /// [`TestChain::rewrite`] turn edits into `content` and `object`.
     pub doc: Value,
     /// Index into `TestChain::keys` of the key that signs it.
     pub signer: usize,
+    /// A `_backfill` digest: key suffix `_backfill`, `backfill-generation-timestamp` metadata,
+    /// and skipped when chaining normal digests.
     pub backfill: bool,
     /// Decompressed bytes, gzip object, metadata: derived by `seal`/`rewrite`, then tampered.
     pub content: Vec<u8>,
+    /// The stored object: gzip of `content` (or tampered bytes).
     pub object: Vec<u8>,
+    /// S3 user metadata (`signature` as hex, `signature-algorithm`, and for backfill digests
+    /// `backfill-generation-timestamp`), keys without the `x-amz-meta-` prefix.
     pub metadata: HashMap<String, String>,
     /// Present in storage.
     pub stored: bool,
 }
 
+/// One CloudTrail log file of a [`TestChain`].
 #[derive(Debug, Clone)]
 pub struct TestLog {
+    /// Bucket the log is stored in (the digest entry's `s3Bucket` unless a variant moves it).
     pub bucket: String,
+    /// Object key, the entry's `s3Object`: `…/CloudTrail/<region>/YYYY/MM/DD/` then
+    /// `<acct>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 alnum>.json.gz`.
     pub key: String,
+    /// Delivery time, Unix seconds (the key shows it to the minute). Its digest entry's
+    /// `oldestEventTime` and `newestEventTime` are 5 and 1 minutes earlier.
     pub time: i64,
+    /// Uncompressed `{"Records":[…]}` JSON, whose SHA-256 is the entry's `hashValue`.
     pub content: Vec<u8>,
+    /// The stored object: gzip of `content` (or tampered bytes).
     pub object: Vec<u8>,
+    /// Present in storage.
     pub stored: bool,
     /// Index of the digest that lists it (`None` for extra logs).
     pub digest: Option<usize>,
@@ -202,13 +238,21 @@ pub struct TestLog {
 /// A generated chain: keys, digests and logs, all consistent until a variant tampers with them.
 #[derive(Debug, Clone)]
 pub struct TestChain {
+    /// The trail that delivers the chain (bucket, prefix, account, regions, name).
     pub layout: TrailLayout,
+    /// Signing keys; `keys[0]` signs by default and each digest's `signer` indexes this list.
     pub keys: Vec<TestKey>,
+    /// Digests in delivery order (oldest first), backfill digests included.
     pub digests: Vec<TestDigest>,
+    /// Log files of all digests, grouped by digest in delivery order (`TestLog::digest` says
+    /// which digest lists each).
     pub logs: Vec<TestLog>,
+    /// Further stored objects no digest models (e.g. an unlisted log or a digest copy).
     pub extra: Vec<TestObject>,
 }
 
+/// Gzips `data` as a single member at the default level (how the chain compresses digests
+/// and logs).
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     gzip_level(data, Compression::default())
 }
@@ -385,7 +429,7 @@ impl TestChain {
         d.object = gzip(&d.content);
     }
 
-    /// Index of the digest that lists log `log`.
+    /// Indexes (into `logs`) of the logs that digest `digest` lists.
     pub fn logs_of(&self, digest: usize) -> Vec<usize> {
         (0..self.logs.len())
             .filter(|&i| self.logs[i].digest == Some(digest))
@@ -443,6 +487,7 @@ impl TestChain {
             .collect()
     }
 
+    /// Puts every stored object (see [`objects`](Self::objects)) into `store`, with its metadata.
     pub fn add_to(&self, store: &mut MemoryStore) {
         for o in self.objects() {
             store.put(
@@ -456,6 +501,7 @@ impl TestChain {
         }
     }
 
+    /// A new in-memory store holding this chain's stored objects.
     pub fn store(&self) -> MemoryStore {
         let mut store = MemoryStore::default();
         self.add_to(&mut store);
@@ -467,6 +513,8 @@ impl TestChain {
         self.keys.iter().map(TestKey::record).collect()
     }
 
+    /// A key source that publishes all of `keys` in the chain's delivering `region` (what
+    /// `ListPublicKeys` would return there).
     pub fn key_source(&self) -> StaticKeySource {
         StaticKeySource::default().with_region(&self.layout.region, self.published_keys())
     }

@@ -37,6 +37,8 @@ impl std::fmt::Debug for TestKey {
 }
 
 impl TestKey {
+    /// Generates a fresh RSA-2048 key pair (never stored), published as PKCS#1 DER like
+    /// CloudTrail's `ListPublicKeys` keys (`docs/specs/digest-validation.md` §5).
     pub fn generate() -> TestKey {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
         let pkcs1 = pair.public_key().as_ref().to_vec();
@@ -63,10 +65,14 @@ impl TestKey {
         }
     }
 
+    /// The key's fingerprint as CloudTrail writes it in `digestPublicKeyFingerprint`: lowercase
+    /// hex MD5 (32 characters) of [`published_der`](Self::published_der) (spec §5).
     pub fn fingerprint(&self) -> String {
         md5_fingerprint(self.published_der())
     }
 
+    /// The key as a key source would return it: its fingerprint and published DER, with no
+    /// validity window (so it is accepted at any time).
     pub fn record(&self) -> PublicKeyRecord {
         PublicKeyRecord {
             fingerprint: self.fingerprint(),
@@ -91,6 +97,9 @@ impl TestKey {
         })
     }
 
+    /// Signs `message` (the signing string of spec §4) with RSASSA-PKCS1-v1_5 and SHA-256
+    /// (`SHA256withRSA`), as CloudTrail signs digests. Returns the raw 256-byte signature; the
+    /// chain hex-encodes it into the `signature` metadata.
     pub fn sign_sha256(&self, message: &[u8]) -> Vec<u8> {
         self.sign(&signature::RSA_PKCS1_SHA256, message)
     }

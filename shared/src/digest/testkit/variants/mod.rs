@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 /// One verification of a variant and what it must give.
 #[derive(Debug, Clone)]
 pub struct VariantRun {
+    /// The range to verify (trail, region, start and end in Unix seconds).
     pub request: RangeRequest,
+    /// The strict verdict `verify_range` must give (the "strict" column of spec §8).
     pub verdict: Verdict,
     /// The exact set of distinct finding codes (sorted).
     pub codes: Vec<FindingCode>,
@@ -32,11 +34,16 @@ pub struct VariantRun {
 /// A variant: stored objects, published keys per region, and the expected runs.
 #[derive(Debug, Clone)]
 pub struct VariantCase {
+    /// The variant's name in spec §8 (e.g. `log_modified`).
     pub name: &'static str,
+    /// What was tampered with or is unusual, in a few words.
     pub description: &'static str,
+    /// The chains whose objects are stored: one, or one per region for the multi-region
+    /// variants; `stored_digests` uses the first.
     pub chains: Vec<TestChain>,
     /// Keys CloudTrail publishes, per region.
     pub published: Vec<(String, TestKey)>,
+    /// The verifications to run and their expected results (one per region checked).
     pub runs: Vec<VariantRun>,
 }
 
@@ -52,10 +59,12 @@ impl VariantCase {
             .collect()
     }
 
+    /// Every stored object of all chains.
     pub fn objects(&self) -> Vec<TestObject> {
         self.chains.iter().flat_map(TestChain::objects).collect()
     }
 
+    /// A new in-memory store holding the stored objects of all chains.
     pub fn store(&self) -> MemoryStore {
         let mut store = MemoryStore::default();
         for chain in &self.chains {
@@ -64,6 +73,7 @@ impl VariantCase {
         store
     }
 
+    /// A key source publishing `published`: each key only in its region.
     pub fn key_source(&self) -> StaticKeySource {
         self.published
             .iter()
@@ -72,6 +82,7 @@ impl VariantCase {
             })
     }
 
+    /// The key records CloudTrail publishes in `region` (none for other regions).
     pub fn published_records(&self, region: &str) -> Vec<PublicKeyRecord> {
         self.published
             .iter()
