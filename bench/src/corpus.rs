@@ -14,15 +14,15 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 /// The date every record is moved to, and a "now" at which none is too old or in the future.
-pub const DATED_DAY: &[u8; 10] = b"2026-11-22";
-pub const NOW_MS: i64 = 1_795_392_000_000 + 3_600_000; // 2026-11-23T01:00:00Z
+pub(crate) const DATED_DAY: &[u8; 10] = b"2026-11-22";
+pub(crate) const NOW_MS: i64 = 1_795_392_000_000 + 3_600_000; // 2026-11-23T01:00:00Z
 
-pub struct File {
+pub(crate) struct File {
     pub path: PathBuf,
     pub gzip: std::sync::Arc<[u8]>,
 }
 
-pub struct Corpus {
+pub(crate) struct Corpus {
     pub name: String,
     pub files: Vec<File>,
     pub uncompressed_bytes: u64,
@@ -30,12 +30,12 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    pub fn compressed_bytes(&self) -> u64 {
+    pub(crate) fn compressed_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.gzip.len() as u64).sum()
     }
 }
 
-pub fn load(dir: &Path) -> Result<Vec<Corpus>> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Corpus>> {
     let mut delivery = Vec::new();
     let mut big = Vec::new();
     collect(dir, &mut delivery, &mut big)?;

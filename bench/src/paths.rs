@@ -19,10 +19,10 @@ use crate::corpus::{Corpus, NOW_MS};
 /// The same chunk size the record reader asks the decoder for.
 const CHUNK: usize = 64 * 1024;
 
-pub const BACKEND: &str = "zlib-rs (flate2 features `zlib-rs`, `runtime_detection`)";
+pub(crate) const BACKEND: &str = "zlib-rs (flate2 features `zlib-rs`, `runtime_detection`)";
 
 #[derive(Debug, Clone, Copy)]
-pub enum Path {
+pub(crate) enum Path {
     Decompress,
     Records,
     Forwarder,
@@ -34,7 +34,7 @@ pub enum Path {
 
 /// What one pass over a set saw.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub bytes: u64,
     pub records: u64,
     /// Events handed to the sink (forwarder path).
@@ -45,7 +45,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// "ok" when the pass saw the whole set; otherwise what differs.
-    pub fn check(&self, set: &Corpus) -> String {
+    pub(crate) fn check(&self, set: &Corpus) -> String {
         let mut problems = Vec::new();
         if self.bytes != set.uncompressed_bytes {
             problems.push(format!(
@@ -74,7 +74,7 @@ impl Outcome {
 }
 
 impl Path {
-    pub const ALL: [Path; 7] = [
+    pub(crate) const ALL: [Path; 7] = [
         Path::Decompress,
         Path::Records,
         Path::Forwarder,
@@ -84,7 +84,7 @@ impl Path {
         Path::Digest,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Path::Decompress => "decompression alone (gunzip to a sink)",
             Path::Records => "records split (RecordReader)",
@@ -97,7 +97,7 @@ impl Path {
     }
 
     /// One pass over every file of the set.
-    pub fn run(self, set: &Corpus, rules: &CompiledRules) -> Result<Outcome> {
+    pub(crate) fn run(self, set: &Corpus, rules: &CompiledRules) -> Result<Outcome> {
         let mut total = Outcome::default();
         match self {
             Path::Forwarder => return forwarder_pass(set, false),
@@ -168,7 +168,7 @@ fn split<R: Read>(input: R) -> Result<Outcome> {
 }
 
 /// The alerter's per-record work: every record through the compiled rule set.
-pub fn security_hub_rules() -> Result<CompiledRules> {
+pub(crate) fn security_hub_rules() -> Result<CompiledRules> {
     let defs = builtin_set("security-hub")?;
     Ok(CompiledRules::compile(defs)?)
 }
@@ -245,7 +245,7 @@ fn job() -> FileJob<fn(&str) -> bool> {
 }
 
 /// Child mode for peak RSS: stream one file from disk through `mode`; returns records seen.
-pub fn stream_file(mode: &str, file: &FsPath) -> Result<u64> {
+pub(crate) fn stream_file(mode: &str, file: &FsPath) -> Result<u64> {
     let open = || std::fs::File::open(file);
     Ok(match mode {
         "decompress" => {

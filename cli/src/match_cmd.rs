@@ -29,7 +29,7 @@ Output:
 
 Exit status: 0 when every file was read, 2 when a file could not be read (reported on stderr;
 the other files are still processed).")]
-pub struct MatchArgs {
+pub(crate) struct MatchArgs {
     /// A CloudWatch Logs filter pattern, e.g. '{ $.eventName = "StopLogging" }'.
     #[arg(short, long, required_unless_present_any = ["rules", "jsonl"], conflicts_with = "rules")]
     pattern: Option<String>,
@@ -51,7 +51,7 @@ pub struct MatchArgs {
     files: Vec<PathBuf>,
 }
 
-pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
     let result = if args.jsonl {
         jsonl(io::stdin().lock(), &mut io::stdout().lock())
     } else {

@@ -34,7 +34,7 @@ use record::{DeadLetter, FailedInvocation, Origin};
 use summary::{Outcome, Summary, utc};
 
 #[derive(clap::Args)]
-pub struct RedriveArgs {
+pub(crate) struct RedriveArgs {
     /// URL of the failure or dead-letter queue (a stack output: ForwarderFailureQueueUrl, …,
     /// EventRuleDeadLetterQueueUrl).
     queue_url: String,
@@ -63,7 +63,7 @@ pub struct RedriveArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FunctionKind {
+pub(crate) enum FunctionKind {
     /// The forwarder when the function's name contains "forwarder".
     Auto,
     /// Every record is the forwarder's (a function deployed under another name).
@@ -101,7 +101,7 @@ fn unix_now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
-pub fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(redrive(args))
 }

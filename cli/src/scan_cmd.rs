@@ -19,7 +19,7 @@ use trailwatch_shared::records::{ReaderLimits, RecordReader};
 use trailwatch_shared::rules::config::{LoadedRules, RuleSetSelection, load_rules, parse_rules};
 
 #[derive(Debug, clap::Args)]
-pub struct ScanArgs {
+pub(crate) struct ScanArgs {
     /// Built-in rule sets, comma separated (security-hub, cis-1.2.0, cis-1.4.0, cis-3.0.0), or `none`.
     #[arg(long, default_value = "security-hub")]
     pub rules: String,
@@ -48,7 +48,7 @@ struct Totals {
     unreadable: u64,
 }
 
-pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     // Multi-threaded: S3 bodies are read through a blocking bridge off the runtime threads.
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

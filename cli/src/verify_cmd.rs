@@ -18,7 +18,7 @@ use trailwatch_lambda_common::{load_sdk_config, s3_client};
 use trailwatch_shared::digest::{RangeRequest, Verdict, VerificationReport, verify_range};
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Bucket the trail delivers to.
     #[arg(long)]
     pub bucket: String,
@@ -55,7 +55,7 @@ pub struct VerifyArgs {
 }
 
 /// Accepts RFC 3339, `YYYY-MM-DD` (midnight UTC) and Unix seconds.
-pub fn parse_time(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<i64>() {
         return Ok(secs);
@@ -79,7 +79,7 @@ fn iso(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if args.start_time >= args.end_time {
         bail!("--start-time must be before --end-time");
     }

@@ -23,14 +23,14 @@ pub(crate) struct Masks {
 impl Masks {
     /// All four masks (the structural index needs opening and closing brackets apart).
     #[inline(always)]
-    pub fn of(block: &[u8; BLOCK]) -> Self {
+    pub(crate) fn of(block: &[u8; BLOCK]) -> Self {
         Self::classify::<true>(block)
     }
 
     /// Quotes, backslashes and brackets of either kind together in `open` (`close` is 0): what
     /// the record splitter needs, one movemask less per 16 bytes.
     #[inline(always)]
-    pub fn with_brackets_merged(block: &[u8; BLOCK]) -> Self {
+    pub(crate) fn with_brackets_merged(block: &[u8; BLOCK]) -> Self {
         Self::classify::<false>(block)
     }
 
@@ -70,7 +70,7 @@ impl Masks {
     /// a block without backslashes that starts inside a string or not. Updates `in_string` to
     /// the state after the block.
     #[inline(always)]
-    pub fn strings(&self, in_string: &mut bool) -> u64 {
+    pub(crate) fn strings(&self, in_string: &mut bool) -> u64 {
         let mut inside = prefix_xor(self.quote);
         if *in_string {
             inside = !inside;

@@ -13,6 +13,8 @@
 //! - [`digest`]: CloudTrail digest verification (signature, log hashes, chain).
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 #![forbid(unsafe_code)]
+// The crate is the project's shared vocabulary: every public item says what it means.
+#![warn(missing_docs)]
 
 pub mod alert;
 pub mod digest;

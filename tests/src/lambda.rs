@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::{free_port, require_tool, wait_for_port, workspace_root};
 
-pub const CARGO_LAMBDA_INSTALL: &str = "pip install cargo-lambda==1.9.2";
+pub(crate) const CARGO_LAMBDA_INSTALL: &str = "pip install cargo-lambda==1.9.2";
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Path of a workspace binary built by `cargo test --workspace` (next to the test's own deps dir).

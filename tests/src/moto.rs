@@ -10,7 +10,7 @@ use trailwatch_shared::digest::testkit::TestObject;
 
 use crate::{free_port, require_tool, wait_for_port};
 
-pub const MOTO_INSTALL: &str = "pip install 'moto[server]==5.2.1'";
+pub(crate) const MOTO_INSTALL: &str = "pip install 'moto[server]==5.2.1'";
 
 /// A running `moto_server`, killed when dropped.
 pub struct Moto {

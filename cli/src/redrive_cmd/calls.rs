@@ -10,16 +10,20 @@ use serde_json::Value;
 
 /// How long a received message stays hidden: long enough that the run does not meet the messages
 /// it keeps again; they are made visible again when the run ends (see [`release`]).
-pub const VISIBILITY_SECS: i32 = 300;
+pub(super) const VISIBILITY_SECS: i32 = 300;
 
-pub struct Clients {
+pub(super) struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub lambda: aws_sdk_lambda::Client,
 }
 
 /// Up to `max` messages with all their message attributes: an EventBridge dead letter is told
 /// apart, and its target found, by them.
-pub async fn receive(aws: &Clients, queue_url: &str, max: i32) -> anyhow::Result<Vec<Message>> {
+pub(super) async fn receive(
+    aws: &Clients,
+    queue_url: &str,
+    max: i32,
+) -> anyhow::Result<Vec<Message>> {
     let batch = aws
         .sqs
         .receive_message()
@@ -41,7 +45,7 @@ pub async fn receive(aws: &Clients, queue_url: &str, max: i32) -> anyhow::Result
 
 /// A message's attributes that have a string value (String and Number types); binary ones are
 /// none of EventBridge's.
-pub fn string_attributes(m: &Message) -> BTreeMap<String, String> {
+pub(super) fn string_attributes(m: &Message) -> BTreeMap<String, String> {
     m.message_attributes()
         .into_iter()
         .flatten()
@@ -49,7 +53,7 @@ pub fn string_attributes(m: &Message) -> BTreeMap<String, String> {
         .collect()
 }
 
-pub async fn invoke(aws: &Clients, function: &str, payload: &Value) -> anyhow::Result<()> {
+pub(super) async fn invoke(aws: &Clients, function: &str, payload: &Value) -> anyhow::Result<()> {
     aws.lambda
         .invoke()
         .function_name(function)
@@ -66,7 +70,7 @@ pub async fn invoke(aws: &Clients, function: &str, payload: &Value) -> anyhow::R
     Ok(())
 }
 
-pub async fn delete(aws: &Clients, queue_url: &str, m: &Message) -> anyhow::Result<()> {
+pub(super) async fn delete(aws: &Clients, queue_url: &str, m: &Message) -> anyhow::Result<()> {
     let handle = m
         .receipt_handle()
         .context("DeleteMessage: the message has no receipt handle")?;
@@ -88,7 +92,7 @@ pub async fn delete(aws: &Clients, queue_url: &str, m: &Message) -> anyhow::Resu
 /// Makes the messages this run left in the queue visible again at once, so that a run right after
 /// (a dry run followed by the real one, or `--drop-expired`) sees them. Best effort: a message
 /// not released reappears when its visibility timeout ends.
-pub async fn release(aws: &Clients, queue_url: &str, kept: &HashMap<String, String>) {
+pub(super) async fn release(aws: &Clients, queue_url: &str, kept: &HashMap<String, String>) {
     for (id, handle) in kept {
         let changed = aws
             .sqs
@@ -108,7 +112,11 @@ pub async fn release(aws: &Clients, queue_url: &str, kept: &HashMap<String, Stri
 }
 
 /// Sends a message to the queue; returns its id.
-pub async fn requeue(aws: &Clients, queue_url: &str, body: String) -> anyhow::Result<String> {
+pub(super) async fn requeue(
+    aws: &Clients,
+    queue_url: &str,
+    body: String,
+) -> anyhow::Result<String> {
     let sent = aws
         .sqs
         .send_message()

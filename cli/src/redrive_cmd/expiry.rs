@@ -18,13 +18,13 @@ use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::trigger::{ObjectRef, decode};
 
 /// CloudWatch Logs' PutLogEvents refuses events older than this (the forwarder's `MAX_AGE_MS`).
-pub const LOGS_WINDOW_SECS: i64 = 14 * 24 * 3600;
+pub(super) const LOGS_WINDOW_SECS: i64 = 14 * 24 * 3600;
 /// Extra age before a file counts as expired; see the module comment.
-pub const EXPIRY_MARGIN_SECS: i64 = 3600;
+pub(super) const EXPIRY_MARGIN_SECS: i64 = 3600;
 
 /// An object whose events are all older than the CloudWatch Logs window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExpiredObject {
+pub(super) struct ExpiredObject {
     pub bucket: String,
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,7 +39,7 @@ pub struct ExpiredObject {
 
 /// What to do with one failure record's payload.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
+pub(super) enum Plan {
     /// Invoke with the recorded payload as it is: not the forwarder, no object past the window,
     /// or a payload that does not decode completely (the function decides, as before).
     Unchanged,
@@ -54,7 +54,7 @@ pub enum Plan {
 }
 
 impl Plan {
-    pub fn expired(&self) -> &[ExpiredObject] {
+    pub(super) fn expired(&self) -> &[ExpiredObject] {
         match self {
             Plan::Unchanged => &[],
             Plan::Part { expired, .. } | Plan::Expired { expired } => expired,
@@ -63,13 +63,13 @@ impl Plan {
 }
 
 /// Whether a file delivered at `file_time` can no longer have any event CloudWatch Logs accepts.
-pub fn file_is_expired(file_time: i64, now: i64) -> bool {
+pub(super) fn file_is_expired(file_time: i64, now: i64) -> bool {
     now.saturating_sub(file_time) > LOGS_WINDOW_SECS + EXPIRY_MARGIN_SECS
 }
 
 /// The function name in a Lambda ARN (`arn:…:function:NAME[:qualifier]`), partial ARN
 /// (`ACCOUNT:function:NAME`) or plain name (`NAME[:qualifier]`).
-pub fn function_name(function: &str) -> &str {
+pub(super) fn function_name(function: &str) -> &str {
     let name = match function.split_once(":function:") {
         Some((_, rest)) => rest,
         None => function,
@@ -79,7 +79,7 @@ pub fn function_name(function: &str) -> &str {
 
 /// The stack's forwarder is `<stack>-ForwarderFunction-<suffix>` (CloudFormation names it after
 /// the logical id); anything else named like a forwarder is treated the same way.
-pub fn looks_like_forwarder(function: &str) -> bool {
+pub(super) fn looks_like_forwarder(function: &str) -> bool {
     function_name(function)
         .to_ascii_lowercase()
         .contains("forwarder")
@@ -89,7 +89,7 @@ pub fn looks_like_forwarder(function: &str) -> bool {
 ///
 /// Only a payload that decodes completely is split: rebuilding one with undecodable messages would
 /// drop them, so such a payload (and one without objects) is redriven unchanged.
-pub fn plan(payload: &Value, now: i64) -> Plan {
+pub(super) fn plan(payload: &Value, now: i64) -> Plan {
     let Ok(trigger) = decode(payload) else {
         return Plan::Unchanged;
     };
@@ -136,7 +136,7 @@ fn expired_object(object: &ObjectRef, now: i64) -> Option<ExpiredObject> {
 
 /// An S3 event notification naming `objects`: a shape every function decodes, which carries
 /// several objects, their sizes and version ids in one invocation.
-pub fn s3_notification(objects: &[ObjectRef]) -> Value {
+pub(super) fn s3_notification(objects: &[ObjectRef]) -> Value {
     let records: Vec<Value> = objects
         .iter()
         .map(|o| {
@@ -159,7 +159,7 @@ pub fn s3_notification(objects: &[ObjectRef]) -> Value {
 
 /// Form-URL encoding as S3 notifications carry keys: the inverse of
 /// [`trailwatch_shared::trigger::decode_s3_key`] (a space becomes `+`, so a `+` must be escaped).
-pub fn encode_s3_key(key: &str) -> String {
+pub(super) fn encode_s3_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     for &b in key.as_bytes() {
         match b {
@@ -174,7 +174,7 @@ pub fn encode_s3_key(key: &str) -> String {
 }
 
 /// `15d 3h 7m`: an age a person reads at a glance.
-pub fn human_age(seconds: i64) -> String {
+pub(super) fn human_age(seconds: i64) -> String {
     let s = seconds.max(0);
     format!("{}d {}h {}m", s / 86_400, s % 86_400 / 3600, s % 3600 / 60)
 }

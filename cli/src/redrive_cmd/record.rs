@@ -19,17 +19,17 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 /// The attributes EventBridge sets on a dead-lettered message.
-pub const RULE_ARN: &str = "RULE_ARN";
-pub const TARGET_ARN: &str = "TARGET_ARN";
-pub const ERROR_CODE: &str = "ERROR_CODE";
-pub const ERROR_MESSAGE: &str = "ERROR_MESSAGE";
-pub const EXHAUSTED_RETRY_CONDITION: &str = "EXHAUSTED_RETRY_CONDITION";
-pub const RETRY_ATTEMPTS: &str = "RETRY_ATTEMPTS";
+pub(super) const RULE_ARN: &str = "RULE_ARN";
+pub(super) const TARGET_ARN: &str = "TARGET_ARN";
+pub(super) const ERROR_CODE: &str = "ERROR_CODE";
+pub(super) const ERROR_MESSAGE: &str = "ERROR_MESSAGE";
+pub(super) const EXHAUSTED_RETRY_CONDITION: &str = "EXHAUSTED_RETRY_CONDITION";
+pub(super) const RETRY_ATTEMPTS: &str = "RETRY_ATTEMPTS";
 
 /// What EventBridge says about a dead-lettered event. Every field is optional: the attributes are
 /// reported as found, and a missing one is shown as missing rather than guessed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DeadLetter {
+pub(super) struct DeadLetter {
     pub rule_arn: Option<String>,
     pub target_arn: Option<String>,
     pub error_code: Option<String>,
@@ -40,7 +40,7 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// The EventBridge attributes of a message; `None` when it carries none of them.
-    pub fn from_attributes(attributes: &BTreeMap<String, String>) -> Option<Self> {
+    pub(super) fn from_attributes(attributes: &BTreeMap<String, String>) -> Option<Self> {
         let get = |name: &str| attributes.get(name).cloned();
         let dead_letter = DeadLetter {
             rule_arn: get(RULE_ARN),
@@ -55,7 +55,7 @@ impl DeadLetter {
 
     /// Why delivery failed, in one line: `EventBridge ERROR_FROM_TARGET: … (MaximumRetryAttempts,
     /// 185 retries)`.
-    pub fn reason(&self) -> String {
+    pub(super) fn reason(&self) -> String {
         let mut text = format!(
             "EventBridge {}",
             self.error_code.as_deref().unwrap_or("(no ERROR_CODE)")
@@ -75,7 +75,7 @@ impl DeadLetter {
 
 /// Where a message came from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Origin {
+pub(super) enum Origin {
     /// A Lambda on-failure destination record, with its `requestContext.condition`.
     OnFailure { condition: Option<String> },
     /// An EventBridge rule's dead-letter queue.
@@ -84,7 +84,7 @@ pub enum Origin {
 
 /// What one queue message asks to redo.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FailedInvocation {
+pub(super) struct FailedInvocation {
     /// The function recorded in the message; `None` for a dead letter without a Lambda
     /// `TARGET_ARN` (then only `--function` names one).
     pub function_arn: Option<String>,
@@ -94,7 +94,7 @@ pub struct FailedInvocation {
 
 impl FailedInvocation {
     /// Why the event is in the queue, for the per-message lines.
-    pub fn condition(&self) -> String {
+    pub(super) fn condition(&self) -> String {
         match &self.origin {
             Origin::OnFailure { condition } => condition.as_deref().unwrap_or("failed").to_owned(),
             Origin::EventRule(dead_letter) => dead_letter.reason(),
@@ -102,7 +102,7 @@ impl FailedInvocation {
     }
 
     /// The function to invoke: `--function`, else the one the message names.
-    pub fn function(&self, chosen: Option<&str>) -> anyhow::Result<String> {
+    pub(super) fn function(&self, chosen: Option<&str>) -> anyhow::Result<String> {
         if let Some(function) = chosen {
             return Ok(function.to_owned());
         }
@@ -123,7 +123,7 @@ impl FailedInvocation {
 }
 
 /// Reads a message of either kind; `attributes` are its SQS message attributes (string values).
-pub fn parse_message(
+pub(super) fn parse_message(
     body: &str,
     attributes: &BTreeMap<String, String>,
 ) -> anyhow::Result<FailedInvocation> {
@@ -185,13 +185,13 @@ fn parse_dead_letter(body: &str, dead_letter: DeadLetter) -> anyhow::Result<Fail
 }
 
 /// The envelope of every EventBridge event (`source`, `detail-type`, `detail`).
-pub fn looks_like_eventbridge_event(v: &Value) -> bool {
+pub(super) fn looks_like_eventbridge_event(v: &Value) -> bool {
     v["source"].is_string() && v["detail-type"].is_string() && v["detail"].is_object()
 }
 
 /// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`: a rule's target can be
 /// another service, which `lambda:Invoke` cannot redrive.
-pub fn is_lambda_function_arn(arn: &str) -> bool {
+pub(super) fn is_lambda_function_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.split(':').collect();
     parts.len() >= 7
         && parts[0] == "arn"
@@ -204,7 +204,7 @@ pub fn is_lambda_function_arn(arn: &str) -> bool {
 /// `payload` (naming only them) in an on-failure record for `function`, marked with the message
 /// it came from. A dead letter becomes such a record too, because a message sent back carries no
 /// EventBridge attributes and the record keeps the function to invoke in its body.
-pub fn remainder_record(
+pub(super) fn remainder_record(
     body: &str,
     record: &FailedInvocation,
     function: &str,

@@ -9,7 +9,7 @@ use super::record::DeadLetter;
 
 /// How one message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     /// Invoked (and deleted); `part` when some of its objects were expired and left out.
     Redriven { part: bool },
     /// Every object past the window: not invoked.
@@ -29,7 +29,7 @@ impl Outcome {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ExpiredReport {
+pub(super) struct ExpiredReport {
     message_id: String,
     #[serde(flatten)]
     object: ExpiredObject,
@@ -38,7 +38,7 @@ pub struct ExpiredReport {
 }
 
 #[derive(Debug, Serialize)]
-pub struct FailureReport {
+pub(super) struct FailureReport {
     pub message_id: String,
     pub error: String,
 }
@@ -46,7 +46,7 @@ pub struct FailureReport {
 /// One EventBridge dead letter: what became of it and why EventBridge could not deliver it, so
 /// that the cause (a missing permission, a deleted function, throttling) is seen before redriving.
 #[derive(Debug, Serialize)]
-pub struct DeadLetterReport {
+pub(super) struct DeadLetterReport {
     pub message_id: String,
     /// `redriven`, `expired` or `failed` (as counted; "would be" in a dry run).
     pub outcome: &'static str,
@@ -56,7 +56,7 @@ pub struct DeadLetterReport {
 
 /// The run's counts; `messages_read == redriven + expired + failed` always holds.
 #[derive(Debug, Default, Serialize)]
-pub struct Summary {
+pub(super) struct Summary {
     pub dry_run: bool,
     /// What happens to messages (or parts of messages) holding only expired objects.
     pub expired_messages: &'static str,
@@ -73,7 +73,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn record(&mut self, outcome: Outcome) {
+    pub(super) fn record(&mut self, outcome: Outcome) {
         self.messages_read += 1;
         match outcome {
             Outcome::Redriven { part } => {
@@ -85,7 +85,7 @@ impl Summary {
         }
     }
 
-    pub fn record_dead_letter(
+    pub(super) fn record_dead_letter(
         &mut self,
         message_id: &str,
         dead_letter: DeadLetter,
@@ -98,7 +98,7 @@ impl Summary {
         });
     }
 
-    pub fn fail(&mut self, message_id: &str, error: String) -> Outcome {
+    pub(super) fn fail(&mut self, message_id: &str, error: String) -> Outcome {
         eprintln!("message {message_id}: {error}");
         self.failures.push(FailureReport {
             message_id: message_id.to_owned(),
@@ -107,7 +107,7 @@ impl Summary {
         Outcome::Failed
     }
 
-    pub fn add_expired(&mut self, message_id: &str, expired: &[ExpiredObject]) {
+    pub(super) fn add_expired(&mut self, message_id: &str, expired: &[ExpiredObject]) {
         self.expired_objects
             .extend(expired.iter().map(|object| ExpiredReport {
                 message_id: message_id.to_owned(),
@@ -117,7 +117,7 @@ impl Summary {
             }));
     }
 
-    pub fn line(&self) -> String {
+    pub(super) fn line(&self) -> String {
         let would = if self.dry_run { "would be " } else { "" };
         let mut line = format!(
             "{} message(s) read: {} {would}redriven ({} in part), {} expired past the 14-day \
@@ -140,7 +140,7 @@ impl Summary {
     }
 }
 
-pub fn utc(t: i64) -> String {
+pub(super) fn utc(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| d.format(&Rfc3339).ok())

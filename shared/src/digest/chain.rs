@@ -153,7 +153,7 @@ pub fn link_findings(
 }
 
 /// The finding for a starting digest (null `previousDigest*`).
-pub fn restart_finding(uri: &str, doc: &DigestDocument) -> Finding {
+pub(super) fn restart_finding(uri: &str, doc: &DigestDocument) -> Finding {
     Finding::new(
         FindingCode::ChainRestart,
         uri,

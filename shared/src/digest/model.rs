@@ -151,7 +151,7 @@ impl DigestDocument {
 /// The `(bucket, key)` of every log file a digest lists, read as leniently as possible. Used for
 /// the unreferenced-log check, so that a digest that fails strict parsing does not make all of
 /// its logs look unreferenced when their names are still readable.
-pub fn lenient_log_references(content: &[u8]) -> Vec<(String, String)> {
+pub(super) fn lenient_log_references(content: &[u8]) -> Vec<(String, String)> {
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(content) else {
         return Vec::new();
     };
@@ -170,7 +170,7 @@ pub fn lenient_log_references(content: &[u8]) -> Vec<(String, String)> {
 
 /// `digestEndTime` read leniently, for the time-continuity check against a previous digest that is
 /// only fetched (not verified).
-pub fn lenient_end_time(content: &[u8]) -> Option<String> {
+pub(super) fn lenient_end_time(content: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(content).ok()?;
     value.get("digestEndTime")?.as_str().map(str::to_owned)
 }

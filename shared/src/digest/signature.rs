@@ -42,7 +42,7 @@ pub fn verify_sha256_rsa(key_der: &[u8], message: &[u8], signature: &[u8]) -> Si
 }
 
 /// Decodes the hex signature from S3 metadata (either case).
-pub fn decode_signature_hex(text: &str) -> Result<Vec<u8>, String> {
+pub(super) fn decode_signature_hex(text: &str) -> Result<Vec<u8>, String> {
     hex::decode(text.trim()).map_err(|e| format!("signature is not hexadecimal: {e}"))
 }
 

@@ -233,8 +233,8 @@ impl<R: Read> RecordReader<R> {
     pub fn next_record(&mut self) -> Result<Option<RawRecord<'_>>, RecordsError> {
         match self.advance_to_record() {
             Ok(Some((start, end))) => {
+                // `records_read` counts records returned: a record refused below is not one.
                 let index = self.records_read;
-                self.records_read += 1;
                 // Borrows only `buf` (and the scanner), so `position` stays writable.
                 let record = build_record(
                     &self.buf[start..end],
@@ -245,10 +245,16 @@ impl<R: Read> RecordReader<R> {
                     offset: self.buf_offset + (start + valid_up_to) as u64,
                     detail: format!("record {index} is not valid UTF-8"),
                 });
-                if record.is_err() {
-                    self.position = Position::Failed;
+                match record {
+                    Ok(record) => {
+                        self.records_read += 1;
+                        Ok(Some(record))
+                    }
+                    Err(e) => {
+                        self.position = Position::Failed;
+                        Err(e)
+                    }
                 }
-                record.map(Some)
             }
             Ok(None) => Ok(None),
             Err(e) => {

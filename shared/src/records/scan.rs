@@ -54,7 +54,7 @@ pub(super) struct Scanner {
 impl Scanner {
     /// Starts on a value whose first byte (`{`, `[` or `"`) was already consumed; `track_levels`
     /// asks for [`Self::top_level`] (objects only).
-    pub fn start(&mut self, opener: u8, track_levels: bool) {
+    pub(super) fn start(&mut self, opener: u8, track_levels: bool) {
         self.stack.clear();
         self.top_level.clear();
         self.in_string = opener == b'"';
@@ -68,7 +68,12 @@ impl Scanner {
     }
 
     /// Scans `buf[pos..]` for the end of the value that started at `buf[origin]`.
-    pub fn scan(&mut self, buf: &[u8], origin: usize, mut pos: usize) -> Result<Step, Fault> {
+    pub(super) fn scan(
+        &mut self,
+        buf: &[u8],
+        origin: usize,
+        mut pos: usize,
+    ) -> Result<Step, Fault> {
         loop {
             if !self.stack.is_empty() {
                 while let Some(block) = buf.get(pos..pos + BLOCK) {

@@ -10,7 +10,7 @@ use crate::table::{
 
 /// Requests each function must NOT be allowed: proof that the evaluator can say no and that the
 /// template grants no more than the table needs.
-pub fn negative_controls(d: &Deployment, f: Function) -> Vec<(&'static str, Request)> {
+pub(crate) fn negative_controls(d: &Deployment, f: Function) -> Vec<(&'static str, Request)> {
     let bucket = d.bucket();
     let log = s3_object_arn(bucket, &log_key());
     let mut out = vec![

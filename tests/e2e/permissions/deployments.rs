@@ -6,24 +6,25 @@ use std::collections::BTreeMap;
 
 use trailwatch_e2e::template::{Bindings, ResourceValues};
 
-pub const PARTITION: &str = "aws";
-pub const REGION: &str = "eu-west-1";
-pub const ACCOUNT: &str = "111122223333";
-pub const STACK: &str = "trailwatch-test";
-pub const CREATED_BUCKET: &str = "trailwatch-test-trailbucket-1x2y3z";
-pub const ADOPTED_BUCKET: &str = "org-cloudtrail-logs";
-pub const LOG_GROUP: &str = "/trailwatch/cloudtrail";
-pub const TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111122223333:trailwatch-test-AlertTopic-AbC123";
-pub const TRAIL_KEY_ARN: &str =
+pub(crate) const PARTITION: &str = "aws";
+pub(crate) const REGION: &str = "eu-west-1";
+pub(crate) const ACCOUNT: &str = "111122223333";
+pub(crate) const STACK: &str = "trailwatch-test";
+pub(crate) const CREATED_BUCKET: &str = "trailwatch-test-trailbucket-1x2y3z";
+pub(crate) const ADOPTED_BUCKET: &str = "org-cloudtrail-logs";
+pub(crate) const LOG_GROUP: &str = "/trailwatch/cloudtrail";
+pub(crate) const TOPIC_ARN: &str =
+    "arn:aws:sns:eu-west-1:111122223333:trailwatch-test-AlertTopic-AbC123";
+pub(crate) const TRAIL_KEY_ARN: &str =
     "arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555";
-pub const TOPIC_KEY_ARN: &str =
+pub(crate) const TOPIC_KEY_ARN: &str =
     "arn:aws:kms:eu-west-1:111122223333:key/66666666-7777-8888-9999-000000000000";
-pub const RULES_BUCKET: &str = "security-config";
-pub const RULES_KEY: &str = "trailwatch/rules.json";
+pub(crate) const RULES_BUCKET: &str = "security-config";
+pub(crate) const RULES_KEY: &str = "trailwatch/rules.json";
 
 /// One way of deploying the stack: the parameters that change which statements exist.
 #[derive(Debug, Clone, Copy)]
-pub struct Deployment {
+pub(crate) struct Deployment {
     pub name: &'static str,
     pub create_trail: bool,
     pub kms_key: bool,
@@ -31,7 +32,7 @@ pub struct Deployment {
     pub encrypt_alert_topic: bool,
 }
 
-pub const DEPLOYMENTS: [Deployment; 3] = [
+pub(crate) const DEPLOYMENTS: [Deployment; 3] = [
     Deployment {
         name: "created trail, KMS key, custom-rules object, encrypted topic",
         create_trail: true,
@@ -56,7 +57,7 @@ pub const DEPLOYMENTS: [Deployment; 3] = [
 ];
 
 impl Deployment {
-    pub fn bucket(&self) -> &'static str {
+    pub(crate) fn bucket(&self) -> &'static str {
         if self.create_trail {
             CREATED_BUCKET
         } else {
@@ -66,7 +67,7 @@ impl Deployment {
 
     /// What the intrinsics resolve to. The log group's Arn is what CloudFormation's
     /// `Fn::GetAtt LogGroup.Arn` really returns: the log-group ARN with a trailing `:*`.
-    pub fn bindings(&self) -> Bindings {
+    pub(crate) fn bindings(&self) -> Bindings {
         let mut parameters = BTreeMap::new();
         let mut set = |k: &str, v: &str| parameters.insert(k.to_owned(), v.to_owned());
         set(

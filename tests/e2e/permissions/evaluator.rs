@@ -10,14 +10,14 @@ use serde_json::Value;
 use crate::table::Request;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     Allow,
     ExplicitDeny,
     /// No statement allows it (IAM's implicit deny).
     NotAllowed,
 }
 
-pub fn statements(policy: &Value) -> Vec<&Value> {
+pub(crate) fn statements(policy: &Value) -> Vec<&Value> {
     match policy.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(one) => vec![one],
@@ -25,7 +25,7 @@ pub fn statements(policy: &Value) -> Vec<&Value> {
     }
 }
 
-pub fn evaluate(policies: &[Value], req: &Request) -> Result<Decision> {
+pub(crate) fn evaluate(policies: &[Value], req: &Request) -> Result<Decision> {
     let mut allowed = false;
     for policy in policies {
         for statement in statements(policy) {
@@ -52,7 +52,7 @@ fn effect(statement: &Value) -> Result<&str> {
 }
 
 /// The Allow statement split into one statement per action, for "is this action used".
-pub fn per_action(statement: &Value) -> Vec<Value> {
+pub(crate) fn per_action(statement: &Value) -> Vec<Value> {
     if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
         return Vec::new();
     }
@@ -68,7 +68,7 @@ pub fn per_action(statement: &Value) -> Vec<Value> {
 }
 
 /// Whether the statement's Action, Resource and Condition all match the request.
-pub fn statement_applies(statement: &Value, req: &Request) -> Result<bool> {
+pub(crate) fn statement_applies(statement: &Value, req: &Request) -> Result<bool> {
     let Value::Object(map) = statement else {
         bail!("a statement must be a mapping: {statement}");
     };
@@ -183,7 +183,7 @@ fn any_glob(patterns: &[String], value: &str, ignore_case: bool) -> bool {
 }
 
 /// IAM's wildcards: `*` any run of characters (also none), `?` exactly one.
-pub fn glob(pattern: &[u8], value: &[u8]) -> bool {
+pub(crate) fn glob(pattern: &[u8], value: &[u8]) -> bool {
     let (mut p, mut v) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while v < value.len() {

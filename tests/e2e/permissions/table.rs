@@ -10,20 +10,20 @@ use crate::deployments::{
 
 /// A deployed function: its crate folder under `functions/` and its logical id in the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Function {
+pub(crate) enum Function {
     Forwarder,
     Alerter,
     DigestVerifier,
 }
 
-pub const FUNCTIONS: [Function; 3] = [
+pub(crate) const FUNCTIONS: [Function; 3] = [
     Function::Forwarder,
     Function::Alerter,
     Function::DigestVerifier,
 ];
 
 impl Function {
-    pub fn crate_dir(self) -> &'static str {
+    pub(crate) fn crate_dir(self) -> &'static str {
         match self {
             Function::Forwarder => "forwarder",
             Function::Alerter => "alerter",
@@ -31,7 +31,7 @@ impl Function {
         }
     }
 
-    pub fn logical_id(self) -> &'static str {
+    pub(crate) fn logical_id(self) -> &'static str {
         match self {
             Function::Forwarder => "ForwarderFunction",
             Function::Alerter => "AlerterFunction",
@@ -43,13 +43,17 @@ impl Function {
 /// One IAM authorization AWS makes for a call: action, resource ARN and the request's context
 /// keys that the template's conditions may test.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub action: String,
     pub resource: String,
     pub context: BTreeMap<String, String>,
 }
 
-pub fn request(action: &str, resource: impl Into<String>, context: &[(&str, &str)]) -> Request {
+pub(crate) fn request(
+    action: &str,
+    resource: impl Into<String>,
+    context: &[(&str, &str)],
+) -> Request {
     Request {
         action: action.to_owned(),
         resource: resource.into(),
@@ -62,7 +66,7 @@ pub fn request(action: &str, resource: impl Into<String>, context: &[(&str, &str
 
 /// A row: one SDK operation of one function, in one case, and what AWS authorizes for it.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     pub function: Function,
     /// The SDK crate without `aws-sdk-` (`s3`, `sns`, `cloudwatchlogs`, `cloudtrail`).
     pub sdk: &'static str,
@@ -72,11 +76,11 @@ pub struct Row {
     pub requests: Vec<Request>,
 }
 
-pub fn s3_object_arn(bucket: &str, key: &str) -> String {
+pub(crate) fn s3_object_arn(bucket: &str, key: &str) -> String {
     format!("arn:aws:s3:::{bucket}/{key}")
 }
 
-pub fn log_key() -> String {
+pub(crate) fn log_key() -> String {
     format!(
         "AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2026/12/07/{ACCOUNT}_CloudTrail_{REGION}_20261207T0005Z_Ab12Cd34Ef56Gh78.json.gz"
     )
@@ -97,7 +101,7 @@ fn digest_key() -> String {
 
 /// What S3 adds when it decrypts an SSE-KMS object for the caller: a kms:Decrypt by the caller's
 /// role, made via S3 (so `kms:ViaService` is S3 in the bucket's region).
-pub fn s3_kms_decrypt(d: &Deployment) -> Option<Request> {
+pub(crate) fn s3_kms_decrypt(d: &Deployment) -> Option<Request> {
     d.kms_key.then(|| {
         request(
             "kms:Decrypt",
@@ -142,11 +146,11 @@ fn publish(d: &Deployment) -> Vec<Request> {
 /// `arn:…:log-group:NAME:log-stream:STREAM` (the Service Authorization Reference lists the
 /// log-stream resource for PutLogEvents, and AccessDenied for CreateLogStream names the stream
 /// ARN). A bare log-group ARN in a policy therefore matches neither; `NAME:*` matches both.
-pub fn log_stream_arn(group: &str, stream: &str) -> String {
+pub(crate) fn log_stream_arn(group: &str, stream: &str) -> String {
     format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:{stream}")
 }
 
-pub fn table(d: &Deployment) -> Vec<Row> {
+pub(crate) fn table(d: &Deployment) -> Vec<Row> {
     use Function::*;
     let bucket = d.bucket();
     let version = Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");

@@ -257,7 +257,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     gzip_level(data, Compression::default())
 }
 
-pub fn gzip_level(data: &[u8], level: Compression) -> Vec<u8> {
+pub(super) fn gzip_level(data: &[u8], level: Compression) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), level);
     e.write_all(data).expect("in-memory write");
     e.finish().expect("in-memory gzip")
@@ -535,7 +535,7 @@ pub fn signing_message(doc: &Value, content_sha256: &[u8; 32]) -> String {
 }
 
 /// 16 alphanumeric characters derived from `seed`.
-pub fn unique_id(seed: &str) -> String {
+pub(super) fn unique_id(seed: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     sha256(seed.as_bytes())
         .iter()

@@ -23,9 +23,9 @@ use sources::{common_files_used, paths_after, rust_files};
 use strip::{strip_comments_and_strings, strip_test_items};
 
 /// SDK crate (without `aws-sdk-`) and operation name -> where the code calls it.
-pub type Operations = BTreeMap<(String, String), Vec<String>>;
+pub(crate) type Operations = BTreeMap<(String, String), Vec<String>>;
 
-pub fn operations_by_function() -> Result<BTreeMap<Function, Operations>> {
+pub(crate) fn operations_by_function() -> Result<BTreeMap<Function, Operations>> {
     let root = workspace_root();
     let metadata = cargo_metadata(&root)?;
     let mut out = BTreeMap::new();

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, ensure};
 use super::strip::{strip_comments_and_strings, strip_test_items};
 
 /// The `.rs` files under `dir`, without test files (`*_tests.rs`, `tests.rs`, `tests/`).
-pub fn rust_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn rust_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))? {
         let path = entry?.path();
@@ -31,7 +31,7 @@ pub fn rust_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The files of the `functions/common` modules that `files` use, and the modules those use.
-pub fn common_files_used(common_src: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(super) fn common_files_used(common_src: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let lib = strip_comments_and_strings(&std::fs::read_to_string(common_src.join("lib.rs"))?);
     let reexports = reexports(&lib);
     let mut pending: Vec<String> = Vec::new();
@@ -114,7 +114,7 @@ fn reexports(lib: &str) -> BTreeMap<String, String> {
 }
 
 /// The first segment of each path after `prefix` (`prefix{a::b, c}` gives a and c).
-pub fn paths_after(code: &str, prefix: &str) -> Vec<String> {
+pub(super) fn paths_after(code: &str, prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (pos, _) in code.match_indices(prefix) {
         let rest = &code[pos + prefix.len()..];

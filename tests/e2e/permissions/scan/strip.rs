@@ -3,7 +3,7 @@
 
 /// Blanks comments and the contents of string and char literals (keeping the newlines, so
 /// line numbers stay right): `.get_object()` in a doc comment or a message is not a call.
-pub fn strip_comments_and_strings(text: &str) -> String {
+pub(super) fn strip_comments_and_strings(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -112,7 +112,7 @@ fn is_ident(c: u8) -> bool {
 }
 
 /// Blanks each item under `#[cfg(test)]` (a `mod tests { … }`, a helper fn, a `use`).
-pub fn strip_test_items(code: &str) -> String {
+pub(super) fn strip_test_items(code: &str) -> String {
     let mut out = code.to_owned();
     let mut from = 0;
     while let Some(pos) = out[from..].find("#[cfg(test)]").map(|p| p + from) {
