@@ -373,9 +373,51 @@ mod properties {
     const KEY: &str = "p/AWSLogs/o-aa11bb22cc/123456789012/CloudTrail-Digest/us-east-1/2024/01/02/123456789012_CloudTrail-Digest_us-east-1_t_x_us-east-1_20240102T030405Z_backfill.json.gz";
 
     proptest! {
+        /// Any key classifies (never a panic), and what a classification claims is in the key:
+        /// a 12-digit account and the region under `AWSLogs/`, the folder of its kind, and for a
+        /// digest the exact key back.
         #[test]
-        fn classify_never_panics(key in "\\PC{0,200}") {
-            let _ = classify(&key);
+        fn any_key_classifies_to_what_the_key_says(key in "\\PC{0,200}") {
+            let location = match classify(&key) {
+                ObjectKind::LogFile(f) => {
+                    prop_assert!(key.contains("/CloudTrail/"), "{key}");
+                    f.location
+                }
+                ObjectKind::InsightFile(f) => {
+                    prop_assert!(key.contains("/CloudTrail-Insight/"), "{key}");
+                    f.location
+                }
+                ObjectKind::Digest(d) => {
+                    prop_assert_eq!(d.key(), key.clone());
+                    d.location
+                }
+                ObjectKind::Other(_) => return Ok(()),
+            };
+            prop_assert!(location.account.len() == 12 && location.account.bytes().all(|b| b.is_ascii_digit()));
+            let account_folder = format!("/{}/", location.account);
+            let region_folder = format!("/{}/", location.region);
+            prop_assert!(key.contains(&account_folder), "{key}");
+            prop_assert!(key.contains(&region_folder), "{key}");
+        }
+
+        /// The classifier does find work: keys built from the layout are classified as such.
+        #[test]
+        fn generated_log_keys_are_log_files(
+            account in "[0-9]{12}",
+            region in "(us|eu|ap)-(east|west|south)-[1-3]",
+            id in "[A-Za-z0-9]{16}",
+        ) {
+            let key = format!(
+                "AWSLogs/{account}/CloudTrail/{region}/2024/01/02/{account}_CloudTrail_{region}_20240102T0305Z_{id}.json.gz"
+            );
+            match classify(&key) {
+                ObjectKind::LogFile(f) => {
+                    prop_assert_eq!(f.location.account, account);
+                    prop_assert_eq!(f.location.region, region);
+                    prop_assert_eq!(f.unique_id, id);
+                }
+                other => prop_assert!(false, "{key} classified as {other:?}"),
+            }
         }
 
         /// Any one-character change of a valid key either still parses consistently or is skipped.
