@@ -72,3 +72,28 @@ pub fn wait_for_port(port: u16, timeout: std::time::Duration, what: &str) {
     }
     panic!("{what} did not listen on 127.0.0.1:{port} within {timeout:?}");
 }
+
+/// `cargo metadata` of the workspace, resolved offline (`tests/run-tests` fetches every package
+/// first): the boundary and permission tests read the dependency graph and the SDK crates'
+/// sources from it.
+pub fn cargo_metadata() -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(workspace_root().join("Cargo.toml"))
+        .output()
+        .context("running cargo metadata")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}

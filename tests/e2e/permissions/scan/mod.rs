@@ -27,7 +27,7 @@ pub(crate) type Operations = BTreeMap<(String, String), Vec<String>>;
 
 pub(crate) fn operations_by_function() -> Result<BTreeMap<Function, Operations>> {
     let root = workspace_root();
-    let metadata = cargo_metadata(&root)?;
+    let metadata = trailwatch_e2e::cargo_metadata()?;
     let mut out = BTreeMap::new();
     for f in FUNCTIONS {
         let catalog = sdk_catalog(&metadata, &[f.crate_dir(), "trailwatch-lambda-common"])?;
@@ -56,27 +56,6 @@ pub(crate) fn operations_by_function() -> Result<BTreeMap<Function, Operations>>
         out.insert(f, ops);
     }
     Ok(out)
-}
-
-fn cargo_metadata(root: &Path) -> Result<Value> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
-        .arg(root.join("Cargo.toml"))
-        .output()
-        .context("running cargo metadata")?;
-    ensure!(
-        output.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(serde_json::from_slice(&output.stdout)?)
 }
 
 /// Method name -> [(sdk, Operation)] for the `aws-sdk-*` crates the given packages depend on.
