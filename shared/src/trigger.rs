@@ -6,9 +6,11 @@
 //!   EventBridge and CloudTrail-SNS-notification keys are not.
 //!
 //! Shapes understood (fixtures in `shared/tests/fixtures/triggers/`):
-//! - S3 event notification (`Records[].eventSource == "aws:s3"`), one or many records; only
-//!   `ObjectCreated:*` records give work, the others are counted in `ignored_messages`.
-//! - EventBridge (`source == "aws.s3"`): `Object Created` gives work, other detail types are counted.
+//! - S3 event notification (`Records[].eventSource == "aws:s3"`), one or many records;
+//!   `ObjectCreated:*` records give work, `ObjectRemoved:*` and `LifecycleExpiration:*` records
+//!   give [`DeletionNotice`]s, the others are counted in `ignored_messages`.
+//! - EventBridge (`source == "aws.s3"`): `Object Created` gives work, `Object Deleted` a
+//!   [`DeletionNotice`], other detail types are counted.
 //! - SNS (`Records[].EventSource == "aws:sns"`): `Sns.Message` is a JSON string holding an S3 event,
 //!   a CloudTrail delivery notification (`{"s3Bucket":…,"s3ObjectKey":[…]}`) or an `s3:TestEvent`.
 //! - SQS (`Records[].eventSource == "aws:sqs"`): `body` holds any message SNS can carry, an SNS
@@ -19,9 +21,17 @@
 //! - `s3:TestEvent`, on its own or inside SNS / SQS.
 //!
 //! Nothing here panics on input: every unexpected shape is a [`TriggerError`].
+//!
+//! Every record or message is accounted for exactly once: it is work ([`Trigger::items`]), a
+//! deletion ([`Trigger::deletions`]), ignored ([`Trigger::ignored_messages`]) or failed
+//! ([`Trigger::failed_messages`]). A deletion is never work: functions that act on created objects
+//! (forwarder, alerter) count deletions and do nothing else; the digest verifier alerts on them.
 
 mod batch;
+mod deletion;
 mod message;
+
+pub use deletion::{DeletionNotice, DeletionType};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -93,6 +103,9 @@ pub struct Trigger {
     pub source: TriggerSource,
     /// The objects to process, in payload order (empty for test events).
     pub items: Vec<WorkItem>,
+    /// Objects the payload reports as deleted (S3 `ObjectRemoved:*` / `LifecycleExpiration:*`
+    /// records, EventBridge `Object Deleted`), in payload order. Never work.
+    pub deletions: Vec<DeletionNotice>,
     /// Messages inside the payload that carried no object (test events inside SQS, …), counted.
     pub ignored_messages: usize,
     /// SQS only: messages that could not be decoded; the caller lists them as batch item failures.
@@ -151,6 +164,7 @@ pub fn decode(payload: &Value) -> Result<Trigger, TriggerError> {
                 item_id: None,
             })
             .collect(),
+        deletions: decoded.deletions,
         ignored_messages: decoded.ignored,
         failed_messages: Vec::new(),
     })
@@ -198,6 +212,7 @@ fn decode_records(records: &Value) -> Result<Trigger, TriggerError> {
                         item_id: None,
                     })
                     .collect(),
+                deletions: decoded.deletions,
                 ignored_messages: decoded.ignored,
                 failed_messages: Vec::new(),
             })
@@ -219,6 +234,7 @@ fn record_event_source(record: &Value) -> Option<&str> {
 
 fn decode_sns_records(records: &[Value]) -> Result<Trigger, TriggerError> {
     let mut items = Vec::new();
+    let mut deletions = Vec::new();
     let mut ignored = 0;
     let mut shapes = Vec::with_capacity(records.len());
     for (index, record) in records.iter().enumerate() {
@@ -237,6 +253,7 @@ fn decode_sns_records(records: &[Value]) -> Result<Trigger, TriggerError> {
         let decoded = message::decode(&inner, WrapperDepth::InsideSns)?;
         shapes.push(decoded.shape);
         ignored += decoded.ignored;
+        deletions.extend(decoded.deletions);
         items.extend(decoded.objects.into_iter().map(|object| WorkItem {
             object,
             item_id: None,
@@ -253,6 +270,7 @@ fn decode_sns_records(records: &[Value]) -> Result<Trigger, TriggerError> {
     Ok(Trigger {
         source,
         items,
+        deletions,
         ignored_messages: ignored,
         failed_messages: Vec::new(),
     })
@@ -260,6 +278,7 @@ fn decode_sns_records(records: &[Value]) -> Result<Trigger, TriggerError> {
 
 fn decode_sqs_records(records: &[Value]) -> Result<Trigger, TriggerError> {
     let mut items = Vec::new();
+    let mut deletions = Vec::new();
     let mut ignored = 0;
     let mut failed = Vec::new();
     for (index, record) in records.iter().enumerate() {
@@ -274,6 +293,10 @@ fn decode_sqs_records(records: &[Value]) -> Result<Trigger, TriggerError> {
         match decode_sqs_body(record) {
             Ok(decoded) => {
                 ignored += decoded.ignored;
+                deletions.extend(decoded.deletions.into_iter().map(|notice| DeletionNotice {
+                    item_id: Some(message_id.to_owned()),
+                    ..notice
+                }));
                 items.extend(decoded.objects.into_iter().map(|object| WorkItem {
                     object,
                     item_id: Some(message_id.to_owned()),
@@ -288,6 +311,7 @@ fn decode_sqs_records(records: &[Value]) -> Result<Trigger, TriggerError> {
     Ok(Trigger {
         source: TriggerSource::Sqs,
         items,
+        deletions,
         ignored_messages: ignored,
         failed_messages: failed,
     })

@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 use trailwatch_shared::layout::{self, ObjectKind};
 use trailwatch_shared::trigger::{
-    FailedMessage, ObjectRef, Trigger, TriggerError, TriggerSource, WorkItem, decode, decode_s3_key,
+    DeletionNotice, DeletionType, FailedMessage, ObjectRef, Trigger, TriggerError, TriggerSource,
+    WorkItem, decode, decode_s3_key,
 };
 
 const BUCKET: &str = "aws-cloudtrail-logs-123456789012-5f0c2a9e";
@@ -67,6 +68,7 @@ fn s3_notification_single_record_with_space_and_unicode_key() {
                 ),
                 None
             )],
+            deletions: vec![],
             ignored_messages: 0,
             failed_messages: vec![],
         }
@@ -79,7 +81,7 @@ fn s3_notification_single_record_with_space_and_unicode_key() {
 }
 
 #[test]
-fn s3_notification_multi_record_keeps_created_and_counts_removed() {
+fn s3_notification_multi_record_keeps_created_and_reports_removed() {
     let trigger = decode_fixture("s3-notification-multi.json");
     assert_eq!(trigger.source, TriggerSource::S3Notification);
     assert_eq!(
@@ -91,9 +93,23 @@ fn s3_notification_multi_record_keeps_created_and_counts_removed() {
         ]
     );
     assert_eq!(
-        trigger.ignored_messages, 1,
-        "the ObjectRemoved:Delete record"
+        trigger.deletions,
+        vec![DeletionNotice {
+            bucket: BUCKET.into(),
+            key: KEY_2.into(),
+            version_id: None,
+            deletion_type: DeletionType::PermanentlyDeleted,
+            reason: Some("DeleteObject".into()),
+            requester: Some("AWS:AROAEXAMPLEROLEID:regionalDeliverySession".into()),
+            source_ip: Some("10.0.0.1".into()),
+            request_id: Some("C3D13FE58DE4C810".into()),
+            sequencer: Some("0065938A1B2C3D4E5F".into()),
+            event_time: Some("2024-01-02T03:05:17.123Z".into()),
+            item_id: None,
+        }],
+        "the ObjectRemoved:Delete record is a deletion, not work"
     );
+    assert_eq!(trigger.ignored_messages, 0);
 }
 
 #[test]
@@ -119,6 +135,7 @@ fn eventbridge_object_created_key_is_not_url_decoded() {
                 ),
                 None
             )],
+            deletions: vec![],
             ignored_messages: 0,
             failed_messages: vec![],
         }
@@ -133,11 +150,145 @@ fn eventbridge_object_created_key_is_not_url_decoded() {
 }
 
 #[test]
-fn eventbridge_other_detail_types_are_counted() {
-    let trigger = decode_fixture("eventbridge-object-deleted.json");
+fn eventbridge_object_deleted_is_a_deletion_notice_not_work() {
+    // The S3 User Guide's DeleteObject example (ev-events.html), on a digest key.
+    let trigger = decode_fixture("eventbridge-object-deleted-marker.json");
     assert_eq!(trigger.source, TriggerSource::EventBridge);
     assert!(trigger.items.is_empty());
-    assert_eq!(trigger.ignored_messages, 1);
+    assert_eq!(trigger.ignored_messages, 0);
+    assert_eq!(
+        trigger.deletions,
+        vec![DeletionNotice {
+            bucket: BUCKET.into(),
+            key: KEY_DIGEST.into(),
+            version_id: Some("1QW9g1Z99LUNbvaaYVpW9xDlOLU.qxgF".into()),
+            deletion_type: DeletionType::DeleteMarkerCreated,
+            reason: Some("DeleteObject".into()),
+            requester: Some("123456789012".into()),
+            source_ip: Some("1.2.3.4".into()),
+            request_id: Some("0BH729840619AG5K".into()),
+            sequencer: Some("617f0837b476e463".into()),
+            event_time: Some("2024-01-02T04:10:00Z".into()),
+            item_id: None,
+        }]
+    );
+
+    // An unversioned bucket: permanently deleted, no version.
+    let trigger = decode_fixture("eventbridge-object-deleted.json");
+    assert_eq!(trigger.deletions.len(), 1);
+    let notice = &trigger.deletions[0];
+    assert_eq!(notice.key, KEY_1);
+    assert_eq!(notice.deletion_type, DeletionType::PermanentlyDeleted);
+    assert_eq!(notice.version_id, None);
+    assert_eq!(
+        notice.requester.as_deref(),
+        Some("cloudtrail.amazonaws.com")
+    );
+
+    // A lifecycle expiration (the guide's second example): no source IP; the key stays raw.
+    let mut payload = fixture("eventbridge-object-deleted-marker.json");
+    let detail = payload["detail"].as_object_mut().unwrap();
+    detail.remove("source-ip-address");
+    detail.insert("requester".into(), json!("s3.amazonaws.com"));
+    detail.insert("reason".into(), json!("Lifecycle Expiration"));
+    detail.insert("deletion-type".into(), json!("Permanently Deleted"));
+    payload["detail"]["object"]["key"] = json!("a+b%20c");
+    let notice = decode(&payload).unwrap().deletions.remove(0);
+    assert_eq!(notice.key, "a+b%20c");
+    assert_eq!(notice.source_ip, None);
+    assert_eq!(notice.reason.as_deref(), Some("Lifecycle Expiration"));
+    assert_eq!(notice.deletion_type, DeletionType::PermanentlyDeleted);
+
+    // An undocumented deletion type is still a deletion, kept as sent.
+    payload["detail"]["deletion-type"] = json!("Something New");
+    let notice = decode(&payload).unwrap().deletions.remove(0);
+    assert_eq!(
+        notice.deletion_type,
+        DeletionType::Other("Something New".into())
+    );
+
+    // Without a key there is nothing to name: malformed, not silently ignored.
+    payload["detail"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("key");
+    assert!(matches!(
+        expect_error(&payload),
+        TriggerError::Malformed { .. }
+    ));
+}
+
+#[test]
+fn s3_notification_removal_and_expiry_records_are_deletions() {
+    let record = |name: &str, key: &str, version: Option<&str>| {
+        let mut object = json!({"key": key, "eTag": "e", "sequencer": "0A"});
+        if let Some(v) = version {
+            object["versionId"] = json!(v);
+        }
+        json!({
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2024-01-02T05:00:00.000Z", "eventName": name,
+            "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+            "requestParameters": {"sourceIPAddress": "198.51.100.7"},
+            "responseElements": {"x-amz-request-id": "R1", "x-amz-id-2": "i"},
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+                   "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                   "object": object}
+        })
+    };
+    let payload = json!({"Records": [
+        record("ObjectRemoved:DeleteMarkerCreated", "My+Trail+%C3%9Cn%C3%AFcode/x", Some("dm1")),
+        record("ObjectRemoved:Delete", "k", Some("v1")),
+        record("LifecycleExpiration:Delete", "k2", None),
+        record("ObjectCreated:Put", "k3", None),
+        record("ObjectRestore:Completed", "k4", None),
+    ]});
+    let trigger = decode(&payload).unwrap();
+    assert_eq!(trigger.items.len(), 1);
+    assert_eq!(trigger.ignored_messages, 1, "the restore record");
+    let got: Vec<(&str, Option<&str>, &DeletionType, Option<&str>)> = trigger
+        .deletions
+        .iter()
+        .map(|d| {
+            (
+                d.key.as_str(),
+                d.version_id.as_deref(),
+                &d.deletion_type,
+                d.reason.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "My Trail Ünïcode/x",
+                Some("dm1"),
+                &DeletionType::DeleteMarkerCreated,
+                Some("DeleteObject")
+            ),
+            (
+                "k",
+                Some("v1"),
+                &DeletionType::PermanentlyDeleted,
+                Some("DeleteObject")
+            ),
+            (
+                "k2",
+                None,
+                &DeletionType::PermanentlyDeleted,
+                Some("Lifecycle Expiration")
+            ),
+        ]
+    );
+    let first = &trigger.deletions[0];
+    assert_eq!(first.requester.as_deref(), Some("AWS:AIDAEXAMPLE"));
+    assert_eq!(first.source_ip.as_deref(), Some("198.51.100.7"));
+    assert_eq!(first.request_id.as_deref(), Some("R1"));
+    assert_eq!(
+        first.event_time.as_deref(),
+        Some("2024-01-02T05:00:00.000Z")
+    );
 }
 
 #[test]
@@ -183,7 +334,7 @@ fn sqs_batch_of_every_wrapped_shape() {
                 object(KEY_UNICODE, Some(1234), None),
                 Some("059f36b4-87a3-44ab-83d2-661975830a7d")
             ),
-            // SNS envelope around an S3 event (its ObjectRemoved record is counted)
+            // SNS envelope around an S3 event (its ObjectRemoved record is a deletion)
             item(
                 object(KEY_1, Some(2048), None),
                 Some("2e1424d4-f796-459a-8184-9c92662be6da")
@@ -213,8 +364,19 @@ fn sqs_batch_of_every_wrapped_shape() {
             ),
         ]
     );
-    // ObjectRemoved record + raw test event + enveloped test event.
-    assert_eq!(trigger.ignored_messages, 3);
+    // Raw test event + enveloped test event.
+    assert_eq!(trigger.ignored_messages, 2);
+    // The ObjectRemoved:DeleteMarkerCreated record, answerable by its SQS message.
+    assert_eq!(trigger.deletions.len(), 1);
+    assert_eq!(trigger.deletions[0].key, KEY_2);
+    assert_eq!(
+        trigger.deletions[0].deletion_type,
+        DeletionType::DeleteMarkerCreated
+    );
+    assert_eq!(
+        trigger.deletions[0].item_id.as_deref(),
+        Some("2e1424d4-f796-459a-8184-9c92662be6da")
+    );
     assert!(trigger.failed_messages.is_empty());
 }
 
@@ -281,6 +443,7 @@ fn s3_batch_schema_1_0_decodes_the_key_and_bucket_arn() {
                 object(KEY_UNICODE, None, Some("1")),
                 Some("dGFza2lkZ29lc2hlcmUK")
             )],
+            deletions: vec![],
             ignored_messages: 0,
             failed_messages: vec![],
         }
@@ -531,9 +694,12 @@ mod properties {
                 {"eventSource": "aws:sqs", "messageId": "m", "body": body}
             ]});
             let trigger = decode(&payload).unwrap();
-            // Every message is either work, ignored, or failed: nothing disappears.
+            // Every message is either work, a deletion, ignored, or failed: nothing disappears.
             prop_assert!(
-                !trigger.items.is_empty() || trigger.ignored_messages > 0 || trigger.failed_messages.len() == 1
+                !trigger.items.is_empty()
+                    || !trigger.deletions.is_empty()
+                    || trigger.ignored_messages > 0
+                    || trigger.failed_messages.len() == 1
             );
         }
     }

@@ -198,6 +198,94 @@ async fn binary_under_cargo_lambda_alerts_on_a_broken_chain_only() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_alerts_once_per_deleted_log_and_digest_and_never_on_other_keys() {
+    let moto = Moto::start();
+    let (topic_arn, queue_url) = topic_with_queue(&moto.sdk_config().await).await;
+    let s3 = moto.s3().await;
+    let case = variant("clean");
+    upload_objects(&s3, case.objects()).await;
+    let chain = &case.chains[0];
+    let (log, digest) = (&chain.logs[0], &chain.digests[1]);
+    let bucket = &chain.layout.bucket;
+    s3.put_object()
+        .bucket(bucket)
+        .key("exports/report.csv")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    // The deletions the events report really happen.
+    for key in [&log.key, &digest.key, &"exports/report.csv".to_owned()] {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut env = moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    let watch = LambdaWatch::start("digest-verifier", &env);
+
+    for key in [&log.key, &digest.key] {
+        let r = watch
+            .invoke(&events::eventbridge_object_deleted(
+                bucket,
+                key,
+                None,
+                "Permanently Deleted",
+            ))
+            .expect("invoke deletion");
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["deletions"], 1, "{r}");
+    }
+    let alerts = drain(&moto, &queue_url).await;
+    assert_eq!(alerts.len(), 2, "one alert per deleted object: {alerts:#?}");
+    let account = &chain.layout.account;
+    let region = &chain.layout.region;
+    for (alert, (kind, key)) in alerts
+        .iter()
+        .zip([("log file", &log.key), ("digest file", &digest.key)])
+    {
+        let subject = alert["Subject"].as_str().unwrap();
+        assert!(
+            subject.starts_with(&format!(
+                "[CRITICAL] CloudTrail {kind} deleted: {account} {region} "
+            )) && subject.ends_with(":00 UTC")
+                && subject.len() <= 99,
+            "{subject}"
+        );
+        assert_eq!(attribute(alert, "rule_id"), "OBJECT_DELETED");
+        assert_eq!(attribute(alert, "severity"), "CRITICAL");
+        assert_eq!(attribute(alert, "account"), *account);
+        assert_eq!(attribute(alert, "region"), *region);
+        // The queue subscriber gets the machine-readable document.
+        let doc: Value = serde_json::from_str(alert["Message"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["object"], format!("s3://{bucket}/{key}"), "{doc}");
+        assert_eq!(doc["deletion_type"], "Permanently Deleted");
+        assert_eq!(doc["requester"], "123456789012");
+        assert_eq!(doc["source_ip"], "203.0.113.9");
+        assert_eq!(doc["lost"]["account"], account.as_str());
+    }
+
+    // A deletion outside AWSLogs/ is counted, not alerted.
+    let r = watch
+        .invoke(&events::eventbridge_object_deleted(
+            bucket,
+            "exports/report.csv",
+            None,
+            "Permanently Deleted",
+        ))
+        .expect("invoke other deletion");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert!(drain(&moto, &queue_url).await.is_empty());
+
+    let stdout = watch.stop_and_collect_stdout();
+    assert!(stdout.contains("\"DeletionsAlerted\""), "{stdout}");
+    assert!(stdout.contains("\"DeletionsIgnored\""), "{stdout}");
+}
+
 /// Runs `trailwatch verify --json` for one run of a variant.
 fn trailwatch_verify(moto: &Moto, case: &VariantCase, run: usize) -> (i32, Value) {
     let r = &case.runs[run].request;

@@ -45,6 +45,32 @@ pub fn eventbridge_object_version_created(bucket: &str, key: &str, version_id: &
     event
 }
 
+/// An EventBridge "Object Deleted" event, shaped as the S3 User Guide's DeleteObject example
+/// (ev-events.html): no `size`; `version-id` only in a versioned bucket; `deletion-type` is
+/// `Permanently Deleted` or `Delete Marker Created`.
+pub fn eventbridge_object_deleted(
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    deletion_type: &str,
+) -> Value {
+    let mut object = json!({"key": key, "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                            "sequencer": "617f0837b476e463"});
+    if let Some(version_id) = version_id {
+        object["version-id"] = json!(version_id);
+    }
+    json!({
+        "version": "0", "id": "2ee9cc15-d022-99ea-1fb8-1b1bac4850f9",
+        "detail-type": "Object Deleted", "source": "aws.s3", "account": "123456789012",
+        "time": "2024-01-02T04:10:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {"version": "0", "bucket": {"name": bucket}, "object": object,
+                   "request-id": "0BH729840619AG5K", "requester": "123456789012",
+                   "source-ip-address": "203.0.113.9", "reason": "DeleteObject",
+                   "deletion-type": deletion_type}
+    })
+}
+
 #[cfg(test)]
 mod tests {
     //! The payloads above are the shapes AWS delivers: `aws_lambda_events`' typed models read
@@ -77,5 +103,20 @@ mod tests {
         assert_eq!(event.detail["object"]["key"], "k");
         assert_eq!(event.detail["object"]["version-id"], "v1");
         assert_eq!(event.detail["bucket"]["name"], "trail");
+
+        let event: EventBridgeEvent = serde_json::from_value(eventbridge_object_deleted(
+            "trail",
+            "k",
+            Some("dm"),
+            "Delete Marker Created",
+        ))
+        .unwrap();
+        assert_eq!(event.detail_type, "Object Deleted");
+        assert_eq!(event.source, "aws.s3");
+        assert_eq!(event.detail["object"]["key"], "k");
+        assert_eq!(event.detail["object"]["version-id"], "dm");
+        assert!(event.detail["object"].get("size").is_none());
+        assert_eq!(event.detail["deletion-type"], "Delete Marker Created");
+        assert_eq!(event.detail["source-ip-address"], "203.0.113.9");
     }
 }

@@ -4,9 +4,9 @@
 
 use std::future::Future;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Value, json};
-use trailwatch_shared::trigger::{ObjectRef, Trigger, TriggerError, TriggerSource};
+use trailwatch_shared::trigger::{DeletionNotice, ObjectRef, Trigger, TriggerError, TriggerSource};
 
 use crate::failure::ObjectFailure;
 
@@ -61,7 +61,8 @@ struct Failed {
     permission_denied: bool,
 }
 
-/// Runs `work` on every object of `trigger`, at most `concurrency` at a time.
+/// Runs `work` on every object of `trigger`, at most `concurrency` at a time. Deletion notices
+/// are not work for these functions: they are logged, counted in the response, and acknowledged.
 ///
 /// Returns the response payload, or [`ItemsFailed`] when the source has no per-item answer and
 /// some object failed (Lambda then retries the whole event; work must be idempotent or
@@ -76,6 +77,31 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: ObjectFailure,
 {
+    run_items_and_deletions(trigger, concurrency, work, |notice| async move {
+        tracing::info!(bucket = %notice.bucket, key = %notice.key,
+            deletion_type = notice.deletion_type.as_str(),
+            "deletion notice ignored: this function acts on created objects only");
+        Ok(())
+    })
+    .await
+}
+
+/// [`run_items`] for a function that also acts on deletions: `on_deletion` runs on every
+/// [`DeletionNotice`] (sharing the `concurrency` limit with `work`), and a failed deletion fails
+/// its SQS message or the invocation exactly as a failed object does.
+pub async fn run_items_and_deletions<F, Fut, D, DFut, E>(
+    trigger: Trigger,
+    concurrency: usize,
+    work: F,
+    on_deletion: D,
+) -> Result<Value, ItemsFailed>
+where
+    F: Fn(ObjectRef) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    D: Fn(DeletionNotice) -> DFut,
+    DFut: Future<Output = Result<(), E>>,
+    E: ObjectFailure,
+{
     if trigger.source == TriggerSource::TestEvent {
         tracing::info!("s3:TestEvent acknowledged; nothing to do");
         return Ok(json!({"status": "test-event"}));
@@ -88,21 +114,38 @@ where
         .iter()
         .map(|m| m.item_id.clone())
         .collect();
-    let total = trigger.items.len();
+    let total = trigger.items.len() + trigger.deletions.len();
+    let deletions = trigger.deletions.len();
+    let work_items = trigger.items.into_iter().map(|item| {
+        let fut = work(item.object.clone());
+        async move { (item.item_id, item.object, fut.await) }.left_future()
+    });
+    let deletion_items = trigger.deletions.into_iter().map(|notice| {
+        let (item_id, object) = (
+            notice.item_id.clone(),
+            ObjectRef {
+                bucket: notice.bucket.clone(),
+                key: notice.key.clone(),
+                size: None,
+                version_id: notice.version_id.clone(),
+            },
+        );
+        let fut = on_deletion(notice);
+        async move { (item_id, object, fut.await) }.right_future()
+    });
     let results: Vec<(Option<String>, ObjectRef, Result<(), Failed>)> =
-        futures::stream::iter(trigger.items.into_iter().map(|item| {
-            let fut = work(item.object.clone());
-            async move {
-                let result = fut.await.map_err(|e| Failed {
+        futures::stream::iter(work_items.chain(deletion_items))
+            .map(|fut| async move {
+                let (item_id, object, result) = fut.await;
+                let result = result.map_err(|e| Failed {
                     text: e.to_string(),
                     permission_denied: e.permission_denied(),
                 });
-                (item.item_id, item.object, result)
-            }
-        }))
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+                (item_id, object, result)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
 
     for (_, object, result) in &results {
         if let Err(e) = result {
@@ -162,7 +205,8 @@ where
                 .collect();
             if failed.is_empty() {
                 return Ok(
-                    json!({"status": "ok", "objects": total, "ignored": trigger.ignored_messages}),
+                    json!({"status": "ok", "objects": total - deletions, "deletions": deletions,
+                        "ignored": trigger.ignored_messages}),
                 );
             }
             Err(ItemsFailed {
@@ -180,7 +224,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trailwatch_shared::trigger::{FailedMessage, WorkItem};
+    use trailwatch_shared::trigger::{DeletionType, FailedMessage, WorkItem};
 
     fn item(key: &str, id: Option<&str>) -> WorkItem {
         WorkItem {
@@ -198,6 +242,7 @@ mod tests {
         Trigger {
             source,
             items,
+            deletions: vec![],
             ignored_messages: 0,
             failed_messages: vec![],
         }
@@ -225,6 +270,50 @@ mod tests {
         assert!(err.to_string().contains("s3://b/bad: bad broke"), "{err}");
         let ok = trigger(TriggerSource::EventBridge, vec![item("good", None)]);
         assert_eq!(run_items(ok, 2, fail_on_bad).await.unwrap()["status"], "ok");
+    }
+
+    fn deletion(key: &str, id: Option<&str>) -> DeletionNotice {
+        DeletionNotice {
+            bucket: "b".into(),
+            key: key.into(),
+            version_id: None,
+            deletion_type: DeletionType::PermanentlyDeleted,
+            reason: None,
+            requester: None,
+            source_ip: None,
+            request_id: None,
+            sequencer: None,
+            event_time: None,
+            item_id: id.map(str::to_owned),
+        }
+    }
+
+    #[tokio::test]
+    async fn deletions_are_never_work_for_run_items_only_counted() {
+        let mut t = trigger(TriggerSource::EventBridge, vec![item("good", None)]);
+        t.deletions.push(deletion("bad-if-read", None));
+        let v = run_items(t, 2, fail_on_bad).await.unwrap();
+        assert_eq!(
+            v,
+            json!({"status": "ok", "objects": 1, "deletions": 1, "ignored": 0})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_deletion_fails_its_sqs_message() {
+        let mut t = trigger(TriggerSource::Sqs, vec![item("good", Some("m1"))]);
+        t.deletions.push(deletion("bad", Some("m2")));
+        t.deletions.push(deletion("fine", Some("m3")));
+        let v = run_items_and_deletions(t, 2, fail_on_bad, |n: DeletionNotice| async move {
+            if n.key == "bad" {
+                Err(format!("{} alert not published", n.key))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, json!({"batchItemFailures": [{"itemIdentifier": "m2"}]}));
     }
 
     #[tokio::test]

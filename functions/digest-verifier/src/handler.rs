@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use trailwatch_lambda_common::failure::ObjectFailure;
-use trailwatch_lambda_common::intake::run_items;
+use trailwatch_lambda_common::intake::run_items_and_deletions;
 use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
 use trailwatch_shared::alert::digest::{self as alert, AlertContext};
 use trailwatch_shared::digest::{
@@ -18,7 +18,7 @@ use trailwatch_shared::trigger::{ObjectRef, decode};
 use crate::config::VerifierConfig;
 
 pub const METRIC_NAMESPACE: &str = "trailwatch";
-const FUNCTION: &str = "digest-verifier";
+pub(crate) const FUNCTION: &str = "digest-verifier";
 /// Digests of one event verified at once (each already hashes `MAX_CONCURRENCY` logs at once).
 const DIGESTS_AT_ONCE: usize = 2;
 
@@ -68,9 +68,13 @@ pub enum ObjectOutcome {
 impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K, A> {
     pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
         let trigger = decode(&payload)?;
-        let response = run_items(trigger, DIGESTS_AT_ONCE, |object| async move {
-            self.process_object(&object).await.map(|_| ())
-        })
+        let response = run_items_and_deletions(
+            trigger,
+            DIGESTS_AT_ONCE,
+            |object| async move { self.process_object(&object).await.map(|_| ()) },
+            // Deletions of CloudTrail files alert (crate::deletion).
+            |notice| async move { self.process_deletion(&notice).await.map(|_| ()) },
+        )
         .await?;
         Ok(response)
     }

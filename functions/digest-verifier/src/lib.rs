@@ -1,6 +1,6 @@
 //! trailwatch digest-verifier: each new CloudTrail digest file is verified strictly (signature,
 //! algorithm, key, every listed log, link to the previous digest) and any error raises one SNS
-//! alert.
+//! alert; each deleted CloudTrail log, digest or Insights file raises one CRITICAL alert.
 //!
 //! A composition root: verification is `trailwatch_shared::digest`, the alert document
 //! `trailwatch_shared::alert::digest`, and the S3 store, key source and SNS publisher are
@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod deletion;
 pub mod handler;
 
 pub use config::VerifierConfig;
+pub use deletion::DeletionOutcome;
 pub use handler::{DigestVerifier, HandlerError, ObjectError, ObjectOutcome};

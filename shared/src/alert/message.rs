@@ -34,6 +34,8 @@ pub enum AlertKind {
     Insight,
     /// A digest file failed (or warned) verification.
     DigestVerdict,
+    /// A CloudTrail log, digest or Insights file was deleted from the trail bucket.
+    ObjectDeleted,
 }
 
 impl AlertKind {
@@ -44,6 +46,8 @@ impl AlertKind {
             // Digest verdicts have always been sent as JSON to plain `http` endpoints too, and
             // rule alerts never were: subscribers rely on each, so both stay as they are.
             AlertKind::DigestVerdict => &["sqs", "lambda", "https", "http"],
+            // Published by the digest verifier to the same subscribers as its verdicts.
+            AlertKind::ObjectDeleted => &["sqs", "lambda", "https", "http"],
         }
     }
 
@@ -54,6 +58,9 @@ impl AlertKind {
                 "The log file named above holds every event."
             }
             AlertKind::DigestVerdict => "Run `trailwatch verify` for every finding.",
+            AlertKind::ObjectDeleted => {
+                "The object's versions and the bucket's data events hold the rest."
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The alert document: what trailwatch sends to SNS for a rule match, a starting CloudTrail
-//! Insights insight or a digest verdict, built once here and used by both functions and the
-//! `trailwatch` CLI (so `trailwatch scan` prints byte for byte what the alerter publishes).
+//! Insights insight, a digest verdict or a deleted CloudTrail file, built once here and used by
+//! both functions and the `trailwatch` CLI (so `trailwatch scan` prints byte for byte what the
+//! alerter publishes).
 //!
 //! One alert is an [`AlertMessage`]: a subject (printable ASCII, at most 99 characters, no line
 //! breaks — SNS rejects anything else; [`clean_subject`] is the one cleaner), the e-mail text, a
@@ -13,8 +14,10 @@
 //! - [`rule_alert`] / [`scan`]: rules over one log file and the alerts they raise.
 //! - [`insights`]: one alert per starting Insights insight.
 //! - [`digest`]: the alert for a digest that failed (or warned) verification.
+//! - [`deletion`]: the alert for a CloudTrail log, digest or Insights file deleted from the bucket.
 
 pub mod ascii;
+pub mod deletion;
 pub mod digest;
 pub mod event_summary;
 pub mod insights;

@@ -93,6 +93,7 @@ pub(super) fn decode(payload: &Value) -> Result<Trigger, TriggerError> {
             invocation_schema_version: job.invocation_schema_version,
         },
         items,
+        deletions: Vec::new(),
         ignored_messages: 0,
         failed_messages: Vec::new(),
     })

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::deletion::{self, DeletionNotice};
 use super::{ObjectRef, TriggerError, decode_s3_key};
 
 /// Where a message stands; only an SQS body may be an SNS envelope (SNS→SQS without raw delivery).
@@ -28,7 +29,9 @@ pub(super) enum MessageShape {
 pub(super) struct Decoded {
     pub(super) shape: MessageShape,
     pub(super) objects: Vec<ObjectRef>,
-    /// Records / messages that carried no object to process.
+    /// Objects reported deleted (never work).
+    pub(super) deletions: Vec<DeletionNotice>,
+    /// Records / messages that carried no object to process and no deletion.
     pub(super) ignored: usize,
 }
 
@@ -46,6 +49,7 @@ pub(super) fn decode(value: &Value, depth: WrapperDepth) -> Result<Decoded, Trig
         return Ok(Decoded {
             shape: MessageShape::TestEvent,
             objects: Vec::new(),
+            deletions: Vec::new(),
             ignored: 1,
         });
     }
@@ -128,9 +132,11 @@ struct S3Object {
     version_id: Option<String>,
 }
 
-/// S3 event records (already known to come from S3). Only `ObjectCreated:*` gives work.
+/// S3 event records (already known to come from S3). Only `ObjectCreated:*` gives work;
+/// `ObjectRemoved:*` and `LifecycleExpiration:*` give deletion notices.
 pub(super) fn decode_s3_records(records: &[Value]) -> Result<Decoded, TriggerError> {
     let mut objects = Vec::with_capacity(records.len());
+    let mut deletions = Vec::new();
     let mut ignored = 0;
     for (index, record) in records.iter().enumerate() {
         let name = record
@@ -144,6 +150,15 @@ pub(super) fn decode_s3_records(records: &[Value]) -> Result<Decoded, TriggerErr
             })?;
         // AWS writes `ObjectCreated:Put`; the `s3:` form is what notification filters use.
         let name = name.strip_prefix("s3:").unwrap_or(name);
+        if let Some((deletion_type, reason)) = deletion::s3_event_deletion(name) {
+            deletions.push(deletion::from_s3_record(
+                record,
+                index,
+                deletion_type,
+                reason,
+            )?);
+            continue;
+        }
         if !name.starts_with("ObjectCreated:") {
             ignored += 1;
             continue;
@@ -166,6 +181,7 @@ pub(super) fn decode_s3_records(records: &[Value]) -> Result<Decoded, TriggerErr
     Ok(Decoded {
         shape: MessageShape::S3Event,
         objects,
+        deletions,
         ignored,
     })
 }
@@ -219,6 +235,7 @@ fn decode_cloudtrail_notification(value: &Value) -> Result<Decoded, TriggerError
     Ok(Decoded {
         shape: MessageShape::CloudTrailNotification,
         objects,
+        deletions: Vec::new(),
         ignored,
     })
 }
@@ -229,6 +246,7 @@ struct EventBridgeEvent {
     #[serde(rename = "detail-type")]
     detail_type: String,
     detail: Option<Value>,
+    time: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -245,7 +263,8 @@ struct EventBridgeS3Object {
     version_id: Option<String>,
 }
 
-/// EventBridge S3 event: only `Object Created` gives work; its key is not URL-encoded.
+/// EventBridge S3 event: `Object Created` gives work, `Object Deleted` a deletion notice; keys
+/// are not URL-encoded.
 fn decode_eventbridge(value: &Value) -> Result<Decoded, TriggerError> {
     const SHAPE: &str = "EventBridge";
     let event = EventBridgeEvent::deserialize(value)
@@ -256,10 +275,22 @@ fn decode_eventbridge(value: &Value) -> Result<Decoded, TriggerError> {
             event.source, event.detail_type
         )));
     }
+    if event.detail_type == "Object Deleted" {
+        let detail = event
+            .detail
+            .ok_or_else(|| malformed(SHAPE, "`Object Deleted` without `detail`"))?;
+        return Ok(Decoded {
+            shape: MessageShape::EventBridge,
+            objects: Vec::new(),
+            deletions: vec![deletion::from_eventbridge(&detail, event.time.as_ref())?],
+            ignored: 0,
+        });
+    }
     if event.detail_type != "Object Created" {
         return Ok(Decoded {
             shape: MessageShape::EventBridge,
             objects: Vec::new(),
+            deletions: Vec::new(),
             ignored: 1,
         });
     }
@@ -278,6 +309,7 @@ fn decode_eventbridge(value: &Value) -> Result<Decoded, TriggerError> {
     Ok(Decoded {
         shape: MessageShape::EventBridge,
         objects: vec![object],
+        deletions: Vec::new(),
         ignored: 0,
     })
 }
@@ -300,6 +332,7 @@ fn decode_sns_envelope(value: &Value) -> Result<Decoded, TriggerError> {
         return Ok(Decoded {
             shape: MessageShape::SnsControl,
             objects: Vec::new(),
+            deletions: Vec::new(),
             ignored: 1,
         });
     }
