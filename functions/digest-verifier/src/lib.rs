@@ -10,6 +10,8 @@
 pub mod config;
 pub mod deletion;
 pub mod handler;
+pub mod range_check;
+pub mod s3_folders;
 
 pub use config::VerifierConfig;
 pub use deletion::DeletionOutcome;

@@ -3,11 +3,18 @@
 
 use std::sync::Arc;
 
-use digest_verifier::{DigestVerifier, VerifierConfig};
+use digest_verifier::s3_folders::S3TrailFolders;
+use digest_verifier::{DigestVerifier, VerifierConfig, range_check};
 use trailwatch_lambda_common::key_source::{CloudTrailKeySource, KeySource};
 use trailwatch_lambda_common::s3_store::S3DigestStore;
 use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
+
+/// Everything built once: the verifier of single digests and the trail's folder lister.
+struct Service {
+    verifier: DigestVerifier<S3DigestStore, KeySource, SnsPublisher>,
+    folders: S3TrailFolders,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -20,14 +27,26 @@ async fn main() -> anyhow::Result<()> {
         }
         None => KeySource::Api(Box::new(CloudTrailKeySource::new(sdk.clone()))),
     };
-    let state = Arc::new(DigestVerifier {
-        store: S3DigestStore::new(s3_client(&sdk)),
-        alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone()),
-        keys,
-        config,
+    let s3 = s3_client(&sdk);
+    let state = Arc::new(Service {
+        verifier: DigestVerifier {
+            store: S3DigestStore::new(s3.clone()),
+            alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone()),
+            keys,
+            config,
+        },
+        folders: S3TrailFolders::new(s3),
     });
+    // The hourly schedule's range check, or objects from S3 events.
     trailwatch_lambda_common::runtime::serve(state, |state, payload| async move {
-        state.handle(payload).await
+        match range_check::request(&payload) {
+            // Boxed: the range check's future is deep (every chain, every digest, every log);
+            // inline, its type would exceed the compiler's layout depth and bloat the other arm.
+            Some(request) => {
+                Box::pin(range_check::run(&state.verifier, &state.folders, request?)).await
+            }
+            None => state.verifier.handle(payload).await,
+        }
     })
     .await
     .map_err(|e| anyhow::anyhow!(e))

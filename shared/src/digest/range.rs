@@ -281,14 +281,16 @@ async fn chain_findings<S: DigestStore>(
                     link,
                     &PreviousState::of_check(prev),
                 )),
-                None => to_fetch.push((uri, doc, link)),
+                // Owned, so the fetches below are `Send` futures for any caller (a Lambda
+                // handler must be; closures over borrowed tuples are not provably so).
+                None => to_fetch.push((uri, doc.clone(), link.clone())),
             },
         }
     }
     let fetched: Vec<Vec<Finding>> = stream::iter(to_fetch)
         .map(|(uri, doc, link)| async move {
-            let previous = fetch_previous(store, link).await?;
-            Ok::<_, VerifyError>(link_findings(&uri, doc, link, &previous))
+            let previous = fetch_previous(store, &link).await?;
+            Ok::<_, VerifyError>(link_findings(&uri, &doc, &link, &previous))
         })
         .buffer_unordered(concurrency)
         .try_collect()
