@@ -113,23 +113,77 @@ fn tampered_digest_itself_fails_in_single_mode() {
 }
 
 #[test]
-fn access_denied_is_an_error_never_a_missing_log() {
+fn a_refused_log_is_unreadable_and_the_other_logs_are_still_checked() {
+    let c = chain();
+    let logs = c.logs_of(1);
+    assert!(logs.len() >= 2);
+    let (refused, altered) = (&c.logs[logs[0]], &c.logs[logs[1]]);
+    for error in [
+        StoreError::AccessDenied("403 AccessDenied: kms:Decrypt".into()),
+        StoreError::Unreadable("400 InvalidRequest: needs the customer key (SSE-C)".into()),
+        StoreError::Unreadable("403 InvalidObjectState: archived".into()),
+    ] {
+        let mut store = c.store();
+        store.fail(&refused.bucket, &refused.key, error.clone());
+        store.get_mut(&altered.bucket, &altered.key).unwrap().bytes = b"not gzip".to_vec();
+        let report = block_on(verify_digest(&store, &c.key_source(), &target(&c, 1), 4)).unwrap();
+        assert_eq!(report.verdict, Verdict::Fail);
+        assert_eq!(report.logs_checked, logs.len());
+        let on = |key: &str| -> Vec<&trailwatch_shared::digest::Finding> {
+            report
+                .findings
+                .iter()
+                .filter(|f| f.object.ends_with(key))
+                .collect()
+        };
+        let unreadable = on(&refused.key);
+        assert_eq!(unreadable.len(), 1, "{report:?}");
+        assert_eq!(unreadable[0].code, FindingCode::LogUnreadable);
+        let reason = match &error {
+            StoreError::AccessDenied(r) | StoreError::Unreadable(r) => r,
+            _ => unreachable!(),
+        };
+        assert!(
+            unreadable[0].detail.contains(reason.as_str())
+                && unreadable[0].detail.contains("kms:Decrypt"),
+            "{}",
+            unreadable[0].detail
+        );
+        // The log after the refused one is still hashed and reported.
+        assert_eq!(on(&altered.key)[0].code, FindingCode::LogFormat);
+        let range = block_on(verify_range(&store, &c.key_source(), &c.default_request())).unwrap();
+        assert!(range.codes().contains(&FindingCode::LogUnreadable));
+    }
+}
+
+#[test]
+fn a_refused_digest_is_an_error_never_a_finding() {
+    let c = chain();
+    let mut store = c.store();
+    let d = &c.digests[1];
+    store.fail(&d.bucket, &d.key, StoreError::AccessDenied("403".into()));
+    let err = block_on(verify_digest(&store, &c.key_source(), &target(&c, 1), 4)).unwrap_err();
+    assert!(matches!(err, VerifyError::AccessDenied { .. }), "{err:?}");
+    // The store says which permission the refused request needed; the error keeps its words and
+    // names the object.
+    let text = err.to_string();
+    assert!(text.contains(&d.key) && text.ends_with(": 403"), "{text}");
+    let err = block_on(verify_range(&store, &c.key_source(), &c.default_request())).unwrap_err();
+    assert!(matches!(err, VerifyError::AccessDenied { .. }));
+}
+
+#[test]
+fn a_transient_log_failure_is_an_error_never_a_finding() {
     let c = chain();
     let mut store = c.store();
     let log = &c.logs[c.logs_of(1)[0]];
     store.fail(
         &log.bucket,
         &log.key,
-        StoreError::AccessDenied("403".into()),
+        StoreError::Infrastructure("503 SlowDown".into()),
     );
     let err = block_on(verify_digest(&store, &c.key_source(), &target(&c, 1), 4)).unwrap_err();
-    assert!(matches!(err, VerifyError::AccessDenied { .. }), "{err:?}");
-    // The store says which permission the refused request needed; the error keeps its words and
-    // names the object.
-    let text = err.to_string();
-    assert!(text.contains(&log.key) && text.ends_with(": 403"), "{text}");
-    let err = block_on(verify_range(&store, &c.key_source(), &c.default_request())).unwrap_err();
-    assert!(matches!(err, VerifyError::AccessDenied { .. }));
+    assert!(matches!(err, VerifyError::Infrastructure { .. }), "{err:?}");
 }
 
 #[test]
@@ -165,8 +219,9 @@ impl DigestStore for FlakyStore {
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
-        self.inner.get_object(bucket, key)
+        self.inner.get_object(bucket, key, version_id)
     }
     fn list_keys(
         &self,
@@ -305,7 +360,7 @@ fn object_metadata_is_what_the_store_returned() {
     let c = chain();
     let store = c.store();
     let d = &c.digests[0];
-    let o = block_on(store.get_object(&d.bucket, &d.key)).unwrap();
+    let o = block_on(store.get_object(&d.bucket, &d.key, None)).unwrap();
     assert_eq!(
         o.metadata.get("signature-algorithm").map(String::as_str),
         Some("SHA256withRSA")
@@ -375,8 +430,9 @@ impl DigestStore for CountingStore {
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
-        self.inner.get_object(bucket, key)
+        self.inner.get_object(bucket, key, version_id)
     }
     fn list_keys(
         &self,

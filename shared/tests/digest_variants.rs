@@ -108,7 +108,12 @@ fn every_finding_code_is_exercised_by_some_variant() {
         .iter()
         .flat_map(|c| c.runs.iter().flat_map(|r| r.codes.clone()))
         .collect();
-    for code in FindingCode::ALL {
+    // LOG_UNREADABLE comes from a refused read, which stored objects cannot express; it is
+    // exercised in digest_single.rs (`a_refused_log_is_unreadable_…`) and end to end.
+    for code in FindingCode::ALL
+        .iter()
+        .filter(|c| **c != FindingCode::LogUnreadable)
+    {
         assert!(produced.contains(code), "no variant expects {code}");
     }
 }

@@ -1,15 +1,20 @@
 //! `DigestStore` over S3: whole-object reads for digests, streamed reads (gunzip + SHA-256 on a
 //! blocking thread) for logs, and paginated listing. S3 errors are classified so that only a
-//! real 404 can become a "missing" finding.
+//! real 404 can become a "missing" finding, and a permanent refusal about the object itself
+//! (archived, customer-key encrypted) is told apart from a transient fault.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;
 
 use crate::s3_read::{FetchError, S3Request};
-use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use tokio_util::io::SyncIoBridge;
-use trailwatch_shared::digest::{DigestStore, StoreError, StoredObject};
+use trailwatch_shared::digest::{
+    DigestStore, MAX_DIGEST_COMPRESSED_BYTES, StoreError, StoredObject,
+};
 
 /// Reads the trail bucket through the S3 API.
 #[derive(Debug, Clone)]
@@ -22,15 +27,33 @@ impl S3DigestStore {
         Self { s3 }
     }
 
-    async fn get(&self, bucket: &str, key: &str) -> Result<GetObjectOutput, StoreError> {
-        let request = S3Request::GetObject { version_id: None };
-        match self.s3.get_object().bucket(bucket).key(key).send().await {
+    /// GetObject of exactly `version_id` when given (S3 authorizes that as
+    /// `s3:GetObjectVersion`), else of the current version.
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<GetObjectOutput, StoreError> {
+        let request = S3Request::GetObject { version_id };
+        let sent = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await;
+        match sent {
             Ok(out) => Ok(out),
-            Err(e) => match FetchError::classify(bucket, key, request, &e) {
-                denied @ FetchError::AccessDenied { .. } => {
-                    Err(self.confirm_denied(bucket, key, denied).await)
-                }
-                other => Err(store_error(other)),
+            Err(e) => match object_refusal(&e) {
+                Some(refusal) => Err(StoreError::Unreadable(refusal)),
+                None => match FetchError::classify(bucket, key, request, &e) {
+                    denied @ FetchError::AccessDenied { .. } => {
+                        Err(self.confirm_denied(bucket, key, denied).await)
+                    }
+                    other => Err(store_error(other)),
+                },
             },
         }
     }
@@ -65,8 +88,28 @@ impl S3DigestStore {
     }
 }
 
-/// Largest object read whole (digests only; logs are streamed).
-pub const MAX_WHOLE_OBJECT_BYTES: usize = 64 << 20;
+/// Largest object read whole (digests only; logs are streamed): one byte more than a digest may
+/// have, so that the verifier sees an oversized object as such (`DIGEST_TOO_LARGE`) while a
+/// planted object of any size costs at most this much memory.
+pub const MAX_WHOLE_OBJECT_BYTES: usize = MAX_DIGEST_COMPRESSED_BYTES + 1;
+
+/// A permanent answer about the object itself rather than the caller's permissions: 403
+/// `InvalidObjectState` (archived to Glacier / Deep Archive, must be restored first) and 400
+/// `InvalidRequest` (stored with SSE-C: only the customer's key reads it). Retrying cannot help,
+/// and CloudTrail never writes either: a listed log in this state was altered after delivery.
+pub fn object_refusal(e: &SdkError<GetObjectError, HttpResponse>) -> Option<String> {
+    let SdkError::ServiceError(se) = e else {
+        return None;
+    };
+    let status = se.raw().status().as_u16();
+    match se.err().code() {
+        Some(code @ ("InvalidObjectState" | "InvalidRequest")) => Some(format!(
+            "S3 answered {status} {code}: {}",
+            se.err().message().unwrap_or("no message")
+        )),
+        _ => None,
+    }
+}
 
 /// Maps the shared S3 error classification onto the verifier's three kinds.
 pub fn store_error(e: FetchError) -> StoreError {
@@ -91,10 +134,12 @@ impl DigestStore for S3DigestStore {
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         async move {
-            let out = self.get(&bucket, &key).await?;
+            let version = version_id.map(str::to_owned);
+            let out = self.get(&bucket, &key, version.as_deref()).await?;
             let metadata = lowercase_keys(out.metadata.clone().unwrap_or_default());
             // A digest is KBs; an object planted at a digest key must not exhaust memory. Past
             // the cap the bytes are cut, which the verifier reports as a malformed digest.
@@ -156,7 +201,7 @@ impl DigestStore for S3DigestStore {
     {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         async move {
-            let out = self.get(&bucket, &key).await?;
+            let out = self.get(&bucket, &key, None).await?;
             // The bridge must be created on the runtime; the blocking thread then pulls the
             // download through gunzip + SHA-256 while the runtime keeps serving other reads.
             let mut reader = SyncIoBridge::new(out.body.into_async_read());

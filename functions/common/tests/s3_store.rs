@@ -49,7 +49,7 @@ fn store(listing: Result<Vec<&'static str>, ()>) -> S3DigestStore {
 }
 
 async fn read(store: &S3DigestStore) -> Result<(), StoreError> {
-    store.get_object(BUCKET, KEY).await.map(|_| ())?;
+    store.get_object(BUCKET, KEY, None).await.map(|_| ())?;
     store.read_object(BUCKET, KEY, |_| ()).await
 }
 
@@ -57,7 +57,7 @@ async fn read(store: &S3DigestStore) -> Result<(), StoreError> {
 async fn a_refused_read_of_a_key_the_listing_does_not_show_is_missing() {
     let store = store(Ok(vec![]));
     assert_eq!(
-        store.get_object(BUCKET, KEY).await.err(),
+        store.get_object(BUCKET, KEY, None).await.err(),
         Some(StoreError::NotFound)
     );
     assert_eq!(
@@ -95,4 +95,61 @@ async fn a_refused_listing_leaves_the_read_refused_never_missing() {
         matches!(read(&store).await, Err(StoreError::AccessDenied(_))),
         "a read that cannot be confirmed as missing is an error, not a finding"
     );
+}
+
+fn answering(code: &'static str, status: u16) -> S3DigestStore {
+    let get = mock!(aws_sdk_s3::Client::get_object).then_http_response(move || {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+            aws_smithy_types::body::SdkBody::from(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>refused</Message></Error>"
+            )),
+        )
+    });
+    S3DigestStore::new(mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get]))
+}
+
+#[tokio::test]
+async fn an_archived_or_customer_key_object_is_unreadable_not_denied_nor_transient() {
+    for (code, status) in [("InvalidObjectState", 403), ("InvalidRequest", 400)] {
+        let store = answering(code, status);
+        match store.read_object(BUCKET, KEY, |_| ()).await {
+            Err(StoreError::Unreadable(why)) => assert!(why.contains(code), "{why}"),
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+    // Negative controls: a 503 stays transient, a plain 403 AccessDenied stays a refusal.
+    assert!(matches!(
+        answering("SlowDown", 503)
+            .read_object(BUCKET, KEY, |_| ())
+            .await,
+        Err(StoreError::Infrastructure(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_digest_is_read_at_the_version_the_event_names() {
+    let body = |bytes: &'static [u8]| {
+        move || {
+            aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(bytes))
+                .build()
+        }
+    };
+    let named = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.version_id() == Some("v-123"))
+        .then_output(body(b"signed by CloudTrail"));
+    let current = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.version_id().is_none())
+        .then_output(body(b"overwritten"));
+    let store = S3DigestStore::new(mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&named, &current]
+    ));
+    let object = store.get_object(BUCKET, KEY, Some("v-123")).await.unwrap();
+    assert_eq!(object.bytes, b"signed by CloudTrail");
+    // Negative control: without the version, the current (overwritten) object is read.
+    let object = store.get_object(BUCKET, KEY, None).await.unwrap();
+    assert_eq!(object.bytes, b"overwritten");
 }

@@ -106,6 +106,7 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K,
             key: object.key.clone(),
             region: digest.location.region.clone(),
             backfill: digest.backfill,
+            version_id: None,
         };
         let report = verify_digest(
             &self.store,

@@ -182,11 +182,11 @@ fn infrastructure_failure_fails_the_invocation_without_alerting() {
     assert!(err.to_string().contains("503 SlowDown"), "{err}");
     assert!(v.alerts.0.lock().unwrap().is_empty());
 
-    // AccessDenied is not "missing" either.
+    // A refused read of the digest itself is a permission to fix, not "missing" and no verdict.
     let mut v = verifier(&c, false);
     v.store.fail(
-        &log.bucket,
-        &log.key,
+        &d.bucket,
+        &d.key,
         StoreError::AccessDenied("403 Forbidden".into()),
     );
     let err = rt()
@@ -194,4 +194,26 @@ fn infrastructure_failure_fails_the_invocation_without_alerting() {
         .unwrap_err();
     assert!(err.to_string().contains("access denied"), "{err}");
     assert!(v.alerts.0.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_refused_read_of_a_listed_log_is_a_log_unreadable_alert() {
+    let c = case("clean");
+    let mut v = verifier(&c, false);
+    let chain = &c.chains[0];
+    let log = &chain.logs[chain.logs_of(2)[0]];
+    v.store.fail(
+        &log.bucket,
+        &log.key,
+        StoreError::AccessDenied("403 Forbidden".into()),
+    );
+    let d = &chain.digests[2];
+    rt().block_on(v.handle(s3_event(&[(&d.bucket, &d.key)])))
+        .unwrap();
+    let alerts = v.alerts.0.lock().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].attributes.finding_codes.as_deref(),
+        Some("LOG_UNREADABLE")
+    );
 }

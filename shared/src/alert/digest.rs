@@ -2,6 +2,8 @@
 //! can act on, a machine-readable JSON for queue/Lambda/HTTP(S) subscribers, and filterable
 //! attributes.
 
+use std::borrow::Cow;
+
 use serde_json::json;
 
 use super::message::{
@@ -13,6 +15,42 @@ use crate::digest::{Finding, FindingCode, FindingSeverity, Verdict, Verification
 
 /// Findings listed in one message; the rest are counted (SNS messages are limited to 256 KiB).
 const MAX_LISTED_FINDINGS: usize = 50;
+
+/// Longest object URI or detail copied into an alert, in bytes. Real ones are a few hundred; the
+/// fields of a forged digest (a 1 MB bucket name, fingerprint or hash) end up in details, and are
+/// cut here so that the findings, not only their count, still fit the publish.
+pub const MAX_FIELD_BYTES: usize = 2048;
+
+/// `text` cut to at most [`MAX_FIELD_BYTES`] bytes (on a character boundary), with a note of the
+/// full length when it was cut.
+pub fn clip_field(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_FIELD_BYTES {
+        return Cow::Borrowed(text);
+    }
+    let note = format!("... [cut, {} bytes in all]", text.len());
+    let mut end = MAX_FIELD_BYTES - note.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{note}", &text[..end]))
+}
+
+/// The report with every finding's object and detail clipped by [`clip_field`].
+fn clipped(report: &VerificationReport) -> VerificationReport {
+    let findings = report
+        .findings
+        .iter()
+        .map(|f| Finding {
+            object: clip_field(&f.object).into_owned(),
+            detail: clip_field(&f.detail).into_owned(),
+            ..f.clone()
+        })
+        .collect();
+    VerificationReport {
+        findings,
+        ..report.clone()
+    }
+}
 
 /// What was verified, for the message.
 #[derive(Debug, Clone)]
@@ -39,7 +77,13 @@ pub fn alert_severity(verdict: Verdict) -> &'static str {
 pub fn next_step(code: FindingCode) -> &'static str {
     use FindingCode::*;
     match code {
-        DigestSignatureInvalid | DigestSignatureAlgorithm | DigestTrailingData | DigestFormat => {
+        DigestSignatureInvalid
+        | DigestSignatureAlgorithm
+        | DigestTrailingData
+        | DigestFormat
+        | DigestTooLarge
+        | DigestClaimMismatch
+        | DigestTimeImplausible => {
             "Treat the digest and the logs it covers as untrusted: check who wrote the object (S3 server access logs / CloudTrail data events, object versions) and preserve the bucket state."
         }
         DigestSignatureMissing => {
@@ -70,6 +114,9 @@ pub fn next_step(code: FindingCode) -> &'static str {
             "Look for DeleteObject events on the log file and restore it from an earlier object version if possible."
         }
         LogHashAlgorithm => "CloudTrail always lists SHA-256; inspect the digest and its signer.",
+        LogUnreadable => {
+            "Inspect the log file's encryption, KMS key and storage class (head-object) and who last wrote it: SSE-C, a foreign KMS key or an archive tier means it was altered after delivery; otherwise grant the verifier s3:GetObject and kms:Decrypt on it."
+        }
         LogUnreferenced => {
             "A log file that no digest lists may have been planted: inspect who wrote it."
         }
@@ -149,8 +196,10 @@ pub fn body(report: &VerificationReport, ctx: &AlertContext<'_>) -> String {
     out
 }
 
-/// The whole SNS message.
+/// The whole SNS message. Every finding's object and detail is clipped to [`MAX_FIELD_BYTES`],
+/// and the message as a whole always fits SNS's publish limit.
 pub fn build(report: &VerificationReport, ctx: &AlertContext<'_>) -> AlertMessage {
+    let report = &clipped(report);
     let findings = ordered(report);
     let primary = findings.first().map(|f| f.code.as_str()).unwrap_or("NONE");
     let mut codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
@@ -310,5 +359,50 @@ mod tests {
         let m = build(&VerificationReport::new(findings, 1, 5_000), &ctx());
         assert!(m.message.len() < 200 * 1024, "{}", m.message.len());
         assert!(m.message.contains("4950 more findings"));
+    }
+
+    #[test]
+    fn a_forged_megabyte_field_is_cut_and_the_finding_still_listed() {
+        let forged = "A".repeat(1 << 20);
+        let findings = vec![
+            Finding::new(
+                FindingCode::DigestMoved,
+                format!("s3://b/{forged}"),
+                format!("signed for s3://{forged}/k but stored here"),
+            ),
+            Finding::new(FindingCode::LogMissing, "s3://b/l", "é".repeat(600_000)),
+        ];
+        let raw = VerificationReport::new(findings, 1, 1);
+        let m = build(&raw, &ctx());
+        assert!(
+            m.publish_bytes() <= crate::alert::message::SNS_MAX_PUBLISH_BYTES,
+            "{}",
+            m.publish_bytes()
+        );
+        let machine: serde_json::Value = serde_json::from_str(&m.machine_json).unwrap();
+        let listed = machine["findings"].as_array().unwrap();
+        assert_eq!(
+            listed.len(),
+            2,
+            "both findings are listed, not only counted"
+        );
+        for f in listed {
+            let detail = f["detail"].as_str().unwrap();
+            assert!(detail.len() <= MAX_FIELD_BYTES && detail.contains("bytes in all]"));
+            assert!(f["object"].as_str().unwrap().len() <= MAX_FIELD_BYTES);
+        }
+        assert!(m.text.contains("DIGEST_MOVED") && m.text.contains("LOG_MISSING"));
+        // Negative control: unclipped, the same findings do not fit a machine body's budget and
+        // none would be listed.
+        let raw_findings = ordered(&raw);
+        let unclipped = VerdictJson {
+            report: &raw,
+            ctx: &ctx(),
+            findings: &raw_findings,
+        }
+        .render(60 * 1024);
+        let doc: serde_json::Value = serde_json::from_str(&unclipped).unwrap();
+        assert_eq!(doc["findings"].as_array().unwrap().len(), 0);
+        assert_eq!(clip_field("short"), "short");
     }
 }

@@ -3,10 +3,10 @@
 //! end where this one starts.
 
 use super::VerifyError;
-use super::check::{DigestCheck, MAX_DIGEST_BYTES, META_SIGNATURE};
+use super::check::{DigestCheck, MAX_DIGEST_BYTES, MAX_DIGEST_COMPRESSED_BYTES, META_SIGNATURE};
 use super::findings::{Finding, FindingCode, s3_uri};
 use super::gzip::{gunzip_member, sha256};
-use super::model::{self, DigestDocument, HASH_ALGORITHM, PreviousDigest};
+use super::model::{DigestDocument, HASH_ALGORITHM, ParsedDigest, PreviousDigest};
 use super::store::{DigestStore, StoreError};
 
 /// What is known about the digest a link points to.
@@ -51,9 +51,14 @@ pub async fn fetch_previous<S: DigestStore>(
     store: &S,
     link: &PreviousDigest,
 ) -> Result<PreviousState, VerifyError> {
-    let object = match store.get_object(&link.bucket, &link.object).await {
+    let object = match store.get_object(&link.bucket, &link.object, None).await {
         Ok(o) => o,
         Err(StoreError::NotFound) => return Ok(PreviousState::Missing),
+        Err(StoreError::Unreadable(why)) => {
+            return Ok(PreviousState::Unreadable(format!(
+                "it cannot be read: {why}"
+            )));
+        }
         Err(e) => {
             return Err(VerifyError::from_store(
                 e,
@@ -61,11 +66,16 @@ pub async fn fetch_previous<S: DigestStore>(
             ));
         }
     };
+    if object.bytes.len() > MAX_DIGEST_COMPRESSED_BYTES {
+        return Ok(PreviousState::Unreadable(format!(
+            "it is larger than {MAX_DIGEST_COMPRESSED_BYTES} bytes"
+        )));
+    }
     Ok(match gunzip_member(&object.bytes, MAX_DIGEST_BYTES) {
         Ok(g) => PreviousState::Present {
             sha256: sha256(&g.content),
             signature: object.metadata.get(META_SIGNATURE).cloned(),
-            end_time: model::lenient_end_time(&g.content),
+            end_time: ParsedDigest::parse(&g.content).end_time,
         },
         Err(e) => PreviousState::Unreadable(format!("it cannot be decompressed: {e}")),
     })

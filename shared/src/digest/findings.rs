@@ -82,6 +82,12 @@ finding_codes! {
         "The digest is not stored at the bucket and key it was signed for.";
     DigestBackfillMetadata => "DIGEST_BACKFILL_METADATA", Error,
         "A backfill digest lacks its backfill-generation-timestamp metadata.";
+    DigestTooLarge => "DIGEST_TOO_LARGE", Error,
+        "The digest object, or its decompressed content, is larger than any CloudTrail digest (a decompression bomb or a planted object).";
+    DigestClaimMismatch => "DIGEST_CLAIM_MISMATCH", Error,
+        "The digest's own claims contradict its object key: the region or end time it names is not the one the key carries.";
+    DigestTimeImplausible => "DIGEST_TIME_IMPLAUSIBLE", Error,
+        "The digest's times are impossible: in the future, before CloudTrail digests existed, or ending before they start.";
     ChainPrevSignatureMismatch => "CHAIN_PREV_SIGNATURE_MISMATCH", Error,
         "The previous digest's signature differs from the one this digest was signed over.";
     ChainPrevHashMismatch => "CHAIN_PREV_HASH_MISMATCH", Error,
@@ -98,6 +104,8 @@ finding_codes! {
         "Data follows the gzip member of a listed log file.";
     LogHashAlgorithm => "LOG_HASH_ALGORITHM", Error,
         "A signed digest lists a log file hash that is not SHA-256.";
+    LogUnreadable => "LOG_UNREADABLE", Error,
+        "A log file listed by a signed digest exists but cannot be read (access or KMS key refused, customer-key encrypted, archived).";
     LogUnreferenced => "LOG_UNREFERENCED", Warning,
         "A log file inside the verified window is listed by no digest.";
     LogDuplicateReference => "LOG_DUPLICATE_REFERENCE", Warning,
@@ -214,7 +222,7 @@ mod tests {
             };
             assert_eq!(code.severity(), expected, "{code}");
         }
-        assert_eq!(FindingCode::ALL.len(), 22);
+        assert_eq!(FindingCode::ALL.len(), 26);
     }
 
     #[test]

@@ -89,8 +89,11 @@ pub fn plan_log_checks<'a>(
     (checks, findings)
 }
 
-/// Hashes every planned log, at most `concurrency` at a time. Returns the findings; stops at the
-/// first storage failure (which is not a finding).
+/// Hashes every planned log, at most `concurrency` at a time. Returns the findings. A log that
+/// refuses to be read for good (access or KMS key refused, customer-key encrypted, archived) is a
+/// `LOG_UNREADABLE` finding and the other logs are still checked; only a transient failure
+/// (throttling, 5xx, network, a body cut off), which is not a finding, stops the run so that
+/// the caller retries.
 pub async fn run_log_checks<S: DigestStore>(
     store: &S,
     checks: Vec<LogCheck>,
@@ -119,6 +122,18 @@ async fn check_one<S: DigestStore>(
                 FindingCode::LogMissing,
                 uri,
                 format!("listed by {} but does not exist", check.digest),
+            )));
+        }
+        Err(StoreError::AccessDenied(why) | StoreError::Unreadable(why)) => {
+            return Ok(Some(Finding::new(
+                FindingCode::LogUnreadable,
+                uri,
+                format!(
+                    "listed by {} but its read was refused: {why}. The verifier's role may lack \
+                     s3:GetObject or kms:Decrypt on it, or the object was re-encrypted (SSE-C, \
+                     another KMS key) or archived after delivery",
+                    check.digest
+                ),
             )));
         }
         Err(e) => return Err(VerifyError::from_store(e, uri)),

@@ -27,8 +27,9 @@ pub mod testkit;
 
 pub use chain::{PreviousState, fetch_previous, link_findings};
 pub use check::{
-    DigestCheck, DigestTarget, MAX_DIGEST_BYTES, META_BACKFILL_TIMESTAMP, META_SIGNATURE,
-    META_SIGNATURE_ALGORITHM, check_digest_object,
+    DigestCheck, DigestTarget, EARLIEST_DIGEST_TIME, MAX_CLOCK_SKEW_SECS, MAX_DIGEST_BYTES,
+    MAX_DIGEST_COMPRESSED_BYTES, META_BACKFILL_TIMESTAMP, META_SIGNATURE, META_SIGNATURE_ALGORITHM,
+    check_digest_object, claim_findings,
 };
 pub use findings::{Finding, FindingCode, FindingSeverity, Verdict, s3_uri};
 pub use gzip::{Gunzipped, GzipError, StreamHash, gunzip_member, hash_gzip_stream, sha256};
@@ -38,7 +39,7 @@ pub use keys::{
 };
 pub use logs::{LogCheck, plan_log_checks, run_log_checks};
 pub use model::{
-    DigestDocument, DigestFormatError, HASH_ALGORITHM, LogFileEntry, PreviousDigest,
+    DigestDocument, DigestFormatError, HASH_ALGORITHM, LogFileEntry, ParsedDigest, PreviousDigest,
     SIGNATURE_ALGORITHM,
 };
 pub use range::{HEAD_STALE_AFTER_SECS, RangeRequest, UNREFERENCED_GRACE_SECS, verify_range};
@@ -87,6 +88,10 @@ impl VerifyError {
         match error {
             StoreError::AccessDenied(message) => VerifyError::AccessDenied { object, message },
             StoreError::Infrastructure(message) => VerifyError::Infrastructure { object, message },
+            StoreError::Unreadable(message) => VerifyError::Infrastructure {
+                object,
+                message: format!("the object cannot be read: {message}"),
+            },
             StoreError::NotFound => VerifyError::Infrastructure {
                 object,
                 message: "object vanished while being read".into(),

@@ -1,9 +1,12 @@
 //! The digest JSON document (`docs/specs/digest-validation.md` §2) and its strict parser.
 //!
-//! Parsing works on the decompressed bytes; the signing string needs some values verbatim, so
+//! The decompressed bytes are parsed exactly once, straight into a typed struct (no
+//! `serde_json::Value` tree: members the verifier does not use are skipped without being
+//! stored), and what a lenient reader needs (the end time, the log names) is taken from that same
+//! parse even when strict validation fails. The signing string needs some values verbatim, so
 //! they are kept as the exact strings found in the JSON.
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -79,35 +82,112 @@ fn err(msg: impl Into<String>) -> DigestFormatError {
     DigestFormatError(msg.into())
 }
 
+/// Every member the verifier reads, typed, as one pass of the JSON parser leaves them. Absent
+/// members are `None`; other members are skipped without being stored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawDigest {
+    aws_account_id: Option<String>,
+    digest_start_time: Option<String>,
+    digest_end_time: Option<String>,
+    digest_s3_bucket: Option<String>,
+    digest_s3_object: Option<String>,
+    digest_public_key_fingerprint: Option<String>,
+    digest_signature_algorithm: Option<String>,
+    /// `Some(None)`: present and `null`; `None`: absent (awscli requires the member).
+    #[serde(deserialize_with = "present")]
+    previous_digest_signature: Option<Option<String>>,
+    previous_digest_s3_bucket: Option<String>,
+    previous_digest_s3_object: Option<String>,
+    previous_digest_hash_value: Option<String>,
+    previous_digest_hash_algorithm: Option<String>,
+    log_files: Option<Vec<RawLogEntry>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct RawLogEntry {
+    s3_bucket: Option<String>,
+    s3_object: Option<String>,
+    hash_value: Option<String>,
+    hash_algorithm: Option<String>,
+}
+
+/// Tells a member that is present (possibly `null`) from one that is absent.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// One parse of a digest's decompressed bytes: the strict document, or why it is not well formed,
+/// plus what a lenient reader can still use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedDigest {
+    /// The strictly validated document.
+    pub document: Result<DigestDocument, DigestFormatError>,
+    /// `digestEndTime` verbatim when it is a string, even if strict validation failed (for the
+    /// time-continuity check of a successor).
+    pub end_time: Option<String>,
+    /// `(s3Bucket, s3Object)` of every `logFiles` entry that names both, even if strict validation
+    /// failed (so that a malformed digest does not make all of its logs look unreferenced).
+    pub log_references: Vec<(String, String)>,
+}
+
+impl ParsedDigest {
+    /// Parses decompressed digest bytes once. When the bytes are not JSON of the expected types,
+    /// nothing lenient survives either.
+    pub fn parse(content: &[u8]) -> ParsedDigest {
+        let raw: RawDigest = match serde_json::from_slice(content) {
+            Ok(raw) => raw,
+            Err(e) => {
+                return ParsedDigest {
+                    document: Err(err(format!(
+                        "digest is not a JSON object of the expected types: {e}"
+                    ))),
+                    end_time: None,
+                    log_references: Vec::new(),
+                };
+            }
+        };
+        let end_time = raw.digest_end_time.clone();
+        let log_references = raw
+            .log_files
+            .iter()
+            .flatten()
+            .filter_map(|e| Some((e.s3_bucket.clone()?, e.s3_object.clone()?)))
+            .collect();
+        ParsedDigest {
+            document: DigestDocument::from_raw(raw),
+            end_time,
+            log_references,
+        }
+    }
+}
+
 impl DigestDocument {
     /// Parses decompressed digest bytes. Every field the verification depends on must be present
     /// with the right type; a missing `logFiles` is a format error (awscli crashes on it).
     pub fn parse(content: &[u8]) -> Result<DigestDocument, DigestFormatError> {
-        let value: Value = serde_json::from_slice(content)
-            .map_err(|e| err(format!("digest is not valid JSON: {e}")))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| err("digest JSON is not an object"))?;
+        ParsedDigest::parse(content).document
+    }
 
-        let start_time = required_str(obj, "digestStartTime")?;
-        let end_time = required_str(obj, "digestEndTime")?;
+    fn from_raw(raw: RawDigest) -> Result<DigestDocument, DigestFormatError> {
+        let start_time = required(raw.digest_start_time, "digestStartTime")?;
+        let end_time = required(raw.digest_end_time, "digestEndTime")?;
         let start = parse_time(&start_time, "digestStartTime")?;
         let end = parse_time(&end_time, "digestEndTime")?;
-        let previous_signature = nullable_str(obj, "previousDigestSignature", true)?;
+        let previous_signature = raw
+            .previous_digest_signature
+            .ok_or_else(|| err("required field previousDigestSignature is missing"))?;
 
-        let prev_bucket = nullable_str(obj, "previousDigestS3Bucket", false)?;
-        let prev_object = nullable_str(obj, "previousDigestS3Object", false)?;
-        let prev_hash = nullable_str(obj, "previousDigestHashValue", false)?;
-        let prev_alg = nullable_str(obj, "previousDigestHashAlgorithm", false)?;
-        let previous = match (prev_bucket, prev_object) {
+        let previous = match (raw.previous_digest_s3_bucket, raw.previous_digest_s3_object) {
             (None, None) => None,
             (Some(bucket), Some(object)) => Some(PreviousDigest {
                 bucket,
                 object,
-                hash_value: prev_hash.ok_or_else(|| {
+                hash_value: raw.previous_digest_hash_value.ok_or_else(|| {
                     err("previousDigestHashValue is null but a previous digest is named")
                 })?,
-                hash_algorithm: prev_alg.ok_or_else(|| {
+                hash_algorithm: raw.previous_digest_hash_algorithm.ok_or_else(|| {
                     err("previousDigestHashAlgorithm is null but a previous digest is named")
                 })?,
                 signature: previous_signature.clone().ok_or_else(|| {
@@ -121,26 +201,40 @@ impl DigestDocument {
             }
         };
 
-        let log_files = obj
-            .get("logFiles")
-            .ok_or_else(|| err("required field logFiles is missing"))?
-            .as_array()
-            .ok_or_else(|| err("logFiles is not an array"))?
-            .iter()
+        let log_files = raw
+            .log_files
+            .ok_or_else(|| err("required field logFiles is missing or null"))?
+            .into_iter()
             .enumerate()
-            .map(|(i, entry)| parse_log_entry(i, entry))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(i, entry)| {
+                let field = |v: Option<String>, name: &str| {
+                    v.ok_or_else(|| err(format!("logFiles[{i}]: required field {name} is missing")))
+                };
+                Ok(LogFileEntry {
+                    bucket: field(entry.s3_bucket, "s3Bucket")?,
+                    object: field(entry.s3_object, "s3Object")?,
+                    hash_value: field(entry.hash_value, "hashValue")?,
+                    hash_algorithm: field(entry.hash_algorithm, "hashAlgorithm")?,
+                })
+            })
+            .collect::<Result<Vec<_>, DigestFormatError>>()?;
 
         Ok(DigestDocument {
-            account_id: required_str(obj, "awsAccountId")?,
+            account_id: required(raw.aws_account_id, "awsAccountId")?,
             start_time,
             start,
             end_time,
             end,
-            s3_bucket: required_str(obj, "digestS3Bucket")?,
-            s3_object: required_str(obj, "digestS3Object")?,
-            public_key_fingerprint: required_str(obj, "digestPublicKeyFingerprint")?,
-            signature_algorithm: required_str(obj, "digestSignatureAlgorithm")?,
+            s3_bucket: required(raw.digest_s3_bucket, "digestS3Bucket")?,
+            s3_object: required(raw.digest_s3_object, "digestS3Object")?,
+            public_key_fingerprint: required(
+                raw.digest_public_key_fingerprint,
+                "digestPublicKeyFingerprint",
+            )?,
+            signature_algorithm: required(
+                raw.digest_signature_algorithm,
+                "digestSignatureAlgorithm",
+            )?,
             previous_signature,
             previous,
             log_files,
@@ -148,70 +242,8 @@ impl DigestDocument {
     }
 }
 
-/// The `(bucket, key)` of every log file a digest lists, read as leniently as possible. Used for
-/// the unreferenced-log check, so that a digest that fails strict parsing does not make all of
-/// its logs look unreferenced when their names are still readable.
-pub(super) fn lenient_log_references(content: &[u8]) -> Vec<(String, String)> {
-    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(content) else {
-        return Vec::new();
-    };
-    let Some(Value::Array(entries)) = obj.get("logFiles") else {
-        return Vec::new();
-    };
-    entries
-        .iter()
-        .filter_map(|e| {
-            let bucket = e.get("s3Bucket")?.as_str()?;
-            let key = e.get("s3Object")?.as_str()?;
-            Some((bucket.to_owned(), key.to_owned()))
-        })
-        .collect()
-}
-
-/// `digestEndTime` read leniently, for the time-continuity check against a previous digest that is
-/// only fetched (not verified).
-pub(super) fn lenient_end_time(content: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(content).ok()?;
-    value.get("digestEndTime")?.as_str().map(str::to_owned)
-}
-
-fn parse_log_entry(index: usize, entry: &Value) -> Result<LogFileEntry, DigestFormatError> {
-    let obj = entry
-        .as_object()
-        .ok_or_else(|| err(format!("logFiles[{index}] is not an object")))?;
-    let field = |name: &str| {
-        required_str(obj, name).map_err(|e| err(format!("logFiles[{index}]: {}", e.0)))
-    };
-    Ok(LogFileEntry {
-        bucket: field("s3Bucket")?,
-        object: field("s3Object")?,
-        hash_value: field("hashValue")?,
-        hash_algorithm: field("hashAlgorithm")?,
-    })
-}
-
-fn required_str(obj: &Map<String, Value>, name: &str) -> Result<String, DigestFormatError> {
-    match obj.get(name) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(err(format!("field {name} is not a string"))),
-        None => Err(err(format!("required field {name} is missing"))),
-    }
-}
-
-/// A string-or-null field. `must_exist`: absence is a format error (awscli requires
-/// `previousDigestSignature`); otherwise absence reads as null.
-fn nullable_str(
-    obj: &Map<String, Value>,
-    name: &str,
-    must_exist: bool,
-) -> Result<Option<String>, DigestFormatError> {
-    match obj.get(name) {
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Null) => Ok(None),
-        Some(_) => Err(err(format!("field {name} is neither a string nor null"))),
-        None if must_exist => Err(err(format!("required field {name} is missing"))),
-        None => Ok(None),
-    }
+fn required(value: Option<String>, name: &str) -> Result<String, DigestFormatError> {
+    value.ok_or_else(|| err(format!("required field {name} is missing or null")))
 }
 
 fn parse_time(text: &str, name: &str) -> Result<i64, DigestFormatError> {
@@ -223,7 +255,7 @@ fn parse_time(text: &str, name: &str) -> Result<i64, DigestFormatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn sample() -> Value {
         json!({
@@ -301,15 +333,25 @@ mod tests {
     fn lenient_readers_survive_strict_failures() {
         let mut v = sample();
         v.as_object_mut().unwrap().remove("digestStartTime");
-        let bytes = v.to_string();
+        let parsed = ParsedDigest::parse(v.to_string().as_bytes());
+        assert!(parsed.document.is_err());
         assert_eq!(
-            lenient_log_references(bytes.as_bytes()),
+            parsed.log_references,
             vec![("b".to_owned(), "l.json.gz".to_owned())]
         );
-        assert_eq!(
-            lenient_end_time(bytes.as_bytes()).as_deref(),
-            Some("2026-03-14T08:12:09Z")
-        );
-        assert!(lenient_log_references(b"\x1f\x8b").is_empty());
+        assert_eq!(parsed.end_time.as_deref(), Some("2026-03-14T08:12:09Z"));
+        assert!(ParsedDigest::parse(b"\x1f\x8b").log_references.is_empty());
+    }
+
+    #[test]
+    fn a_wrongly_typed_member_is_named_and_unknown_members_are_skipped() {
+        let mut v = sample();
+        v["digestS3Bucket"] = json!(5);
+        let e = DigestDocument::parse(v.to_string().as_bytes()).unwrap_err();
+        assert!(e.0.contains("expected"), "{e}");
+        let mut v = sample();
+        v["padding"] = json!([{"a": [{}, {}, {}]}, "x".repeat(1000)]);
+        v["logFiles"][0]["extra"] = json!({"nested": [1, 2, 3]});
+        assert!(DigestDocument::parse(v.to_string().as_bytes()).is_ok());
     }
 }

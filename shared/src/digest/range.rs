@@ -6,7 +6,7 @@ use super::check::{DigestCheck, DigestTarget, MAX_DIGEST_BYTES, check_digest_obj
 use super::findings::{Finding, FindingCode, s3_uri};
 use super::gzip::gunzip_member;
 use super::logs::{plan_log_checks, run_log_checks};
-use super::model::lenient_log_references;
+use super::model::ParsedDigest;
 use super::store::{DigestStore, PublicKeySource, StoreError};
 use super::{VerificationReport, VerifyError};
 use crate::layout::{KeyLocation, ObjectKind, classify};
@@ -154,6 +154,7 @@ async fn list_digests<S: DigestStore>(
             key,
             region: d.location.region,
             backfill: d.backfill,
+            version_id: None,
         };
         ours.push((d.location.time, target));
     }
@@ -169,14 +170,15 @@ async fn other_trail_references<S: DigestStore>(
 ) -> Result<Vec<String>, VerifyError> {
     let per_digest: Vec<Vec<String>> = stream::iter(keys)
         .map(|key| async move {
-            let object = match store.get_object(bucket, &key).await {
+            let object = match store.get_object(bucket, &key, None).await {
                 Ok(o) => o,
-                Err(StoreError::NotFound) => return Ok(Vec::new()),
+                Err(StoreError::NotFound | StoreError::Unreadable(_)) => return Ok(Vec::new()),
                 Err(e) => return Err(VerifyError::from_store(e, s3_uri(bucket, &key))),
             };
             Ok(gunzip_member(&object.bytes, MAX_DIGEST_BYTES)
                 .map(|g| {
-                    lenient_log_references(&g.content)
+                    ParsedDigest::parse(&g.content)
+                        .log_references
                         .into_iter()
                         .map(|(_, k)| k)
                         .collect()

@@ -19,9 +19,11 @@ pub struct StoredObject {
     pub metadata: HashMap<String, String>,
 }
 
-/// A storage failure. The three kinds must stay apart: only `NotFound` may become a "missing"
-/// finding; `AccessDenied` and `Infrastructure` abort verification (the caller retries or fixes
-/// permissions) and never turn into tampering findings.
+/// A storage failure. The kinds must stay apart: only `NotFound` may become a "missing" finding;
+/// `Infrastructure` always aborts verification (the caller retries). `AccessDenied` of a digest
+/// aborts too (a permission to fix), while a listed log that refuses to be read (`AccessDenied`
+/// or `Unreadable`) is a `LOG_UNREADABLE` finding: its digest is authentic and the log must be
+/// readable, so an attacker who re-encrypts or archives it must not silence the check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// No object at that key (S3 `NoSuchKey`): the only failure that may become a finding.
@@ -33,6 +35,11 @@ pub enum StoreError {
     /// Any other failure (throttling, network, 5xx, a broken body stream); holds its description.
     #[error("storage unavailable: {0}")]
     Infrastructure(String),
+    /// The store answered a permanent refusal about the object itself, not about the caller's
+    /// permissions (S3 400 `InvalidRequest` for an SSE-C object read without its key, 403
+    /// `InvalidObjectState` for an archived object); retrying does not help. Holds the answer.
+    #[error("object unreadable: {0}")]
+    Unreadable(String),
 }
 
 /// A failure of the public key source (throttling, network): always infrastructure.
@@ -42,11 +49,16 @@ pub struct KeySourceError(pub String);
 
 /// Read access to the trail bucket.
 pub trait DigestStore: Sync {
-    /// The whole object and its metadata.
+    /// The whole object and its metadata; exactly `version_id` when given, else the current
+    /// version. Implementations read at most [`MAX_DIGEST_COMPRESSED_BYTES`] + 1 bytes of the
+    /// body (only digests are read whole), so that a planted object cannot exhaust memory.
+    ///
+    /// [`MAX_DIGEST_COMPRESSED_BYTES`]: super::MAX_DIGEST_COMPRESSED_BYTES
     fn get_object(
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send;
 
     /// Every key under `prefix` (all pages), in any order.
@@ -164,11 +176,13 @@ impl MemoryStore {
     }
 }
 
+/// Holds one version per object: a `version_id` is accepted and the stored object returned.
 impl DigestStore for MemoryStore {
     fn get_object(
         &self,
         bucket: &str,
         key: &str,
+        _version_id: Option<&str>,
     ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
         std::future::ready(self.lookup(bucket, key).cloned())
     }

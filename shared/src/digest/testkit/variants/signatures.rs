@@ -208,4 +208,76 @@ pub(super) const VARIANTS: &[(&str, Builder)] = &[
             &[DigestSignatureInvalid],
         )
     }),
+    ("digest_bomb", |k, mut c| {
+        // The genuine JSON followed by whitespace: valid JSON, but it inflates past the cap
+        // (16 MiB from about 16 KB), and is refused before it is parsed.
+        let mut content = c.digests[2].content.clone();
+        content.resize(
+            content.len() + crate::digest::MAX_DIGEST_BYTES as usize + 1,
+            b' ',
+        );
+        c.digests[2].object = gzip(&content);
+        single(
+            "digest that inflates past the size cap",
+            k,
+            c,
+            Verdict::Fail,
+            &[DigestTooLarge, LogUnreferenced],
+        )
+    }),
+    ("digest_forged_region", |k, mut c| {
+        let key = c.digests[2].key.clone();
+        let forged = key
+            .replace(
+                "/CloudTrail-Digest/us-east-1/",
+                "/CloudTrail-Digest/eu-west-1/",
+            )
+            .replace(
+                "_CloudTrail-Digest_us-east-1_",
+                "_CloudTrail-Digest_eu-west-1_",
+            );
+        c.digests[2].doc["digestS3Object"] = json!(forged);
+        c.seal(2);
+        c.relink_after(2);
+        single(
+            "digestS3Object names another region than the key it is stored at",
+            k,
+            c,
+            Verdict::Fail,
+            // The successor, re-linked, names the forged key, where nothing is stored.
+            &[DigestClaimMismatch, DigestMissing, DigestMoved],
+        )
+    }),
+    ("digest_forged_end_time", |k, mut c| {
+        c.digests[2].doc["digestEndTime"] = json!("2099-01-01T00:00:00Z");
+        c.seal(2);
+        c.relink_after(2);
+        single(
+            "digestEndTime in the far future, not the time its key names",
+            k,
+            c,
+            Verdict::Fail,
+            // The range takes the forged end as the newest verified one: the real head looks stale.
+            &[ChainHeadStale, DigestClaimMismatch, DigestTimeImplausible],
+        )
+    }),
+    ("digest_time_reversed", |k, mut c| {
+        let end = &c.digests[2].doc["digestEndTime"];
+        let end = time::OffsetDateTime::parse(
+            end.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp();
+        c.digests[2].doc["digestStartTime"] = json!(iso(end + 3600));
+        c.seal(2);
+        c.relink_after(2);
+        single(
+            "digestStartTime after digestEndTime",
+            k,
+            c,
+            Verdict::Fail,
+            &[DigestTimeImplausible],
+        )
+    }),
 ];
