@@ -641,23 +641,26 @@ async fn digest_verifier_gives_verdicts_and_alerts_with_the_templates_permission
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
+    // An S3 notification names no version: the digest is read with s3:GetObject.
     let case = variant("clean");
     let (w, keys, role) = verifier_world(&case, Some("s3:GetObject"), &[]).await;
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
-    let version = version_of(&w, bucket, key).await;
     w.aws.enforce_iam(true);
     let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
-    let result = watch.invoke(&events::eventbridge_object_version_created(
-        bucket, key, &version,
-    ));
+    let result = watch.invoke(&events::s3_put(bucket, &[key]));
     let log = watch.stop_and_collect_stdout();
     w.aws.enforce_iam(false);
 
     let error = result.expect_err("an unreadable digest fails the invocation");
+    let document: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}"
+    );
     assert!(
         error.contains(key)
-            && error.contains("s3:GetObject")
+            && error.contains("s3:GetObject ")
             && error.contains("permission denied"),
         "the error names the digest and the action: {error}"
     );
@@ -672,12 +675,49 @@ async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn digest_verifier_reports_a_refused_read_of_an_existing_log_as_an_error() {
+async fn digest_verifier_without_get_object_version_reports_an_error_not_tampering() {
+    // An EventBridge event names the version: the digest is read with s3:GetObjectVersion.
+    let case = variant("clean");
+    let (w, keys, role) = verifier_world(&case, Some("s3:GetObjectVersion"), &[]).await;
+    let digests = case.stored_digests();
+    let (bucket, key) = &digests[0];
+    let version = version_of(&w, bucket, key).await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
+    let result = watch.invoke(&events::eventbridge_object_version_created(
+        bucket, key, &version,
+    ));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    let error = result.expect_err("a digest whose version cannot be read fails the invocation");
+    let document: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}"
+    );
+    assert!(
+        error.contains(key) && error.contains("s3:GetObjectVersion"),
+        "the error names the digest and the action: {error}"
+    );
+    assert!(
+        verdicts(&log).is_empty(),
+        "no verdict from a digest that was not read:\n{log}"
+    );
+    assert!(
+        w.sns.sent_notifications().is_empty(),
+        "a refused read of the digest is not reported as tampering"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_verifier_reports_a_refused_read_of_a_listed_log_as_log_unreadable() {
     // A 403 on a log that is there (a foreign KMS key, a bucket policy, a role without the read):
-    // an error to fix, never LOG_MISSING. The store confirms a 403 with a listing of the key;
-    // under moto that listing is itself refused (its SigV4 check rejects the SDK's encoded
-    // `prefix`), so here the read stays refused on that path; the listing's decisions (absent:
-    // missing; present or refused: refused) are tested against the SDK's mocks in
+    // the digest is authentic and lists it, so the log must be readable: LOG_UNREADABLE and a
+    // tamper alert, never LOG_MISSING and never only a failure queue. The store confirms a 403
+    // with a listing of the key; under moto that listing is itself refused (its SigV4 check
+    // rejects the SDK's encoded `prefix`), so the read stays refused; the listing's decisions
+    // (absent: missing; present or refused: refused) are tested against the SDK's mocks in
     // functions/common/tests/s3_store.rs.
     let case = variant("clean");
     let refused = &case.chains[0].logs[0];
@@ -685,30 +725,30 @@ async fn digest_verifier_reports_a_refused_read_of_an_existing_log_as_an_error()
     let (w, keys, role) = verifier_world(&case, None, &[&refused.key]).await;
     let (results, log) = verify_all(&w, &case, &role, &keys).await;
 
-    let errors: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        results.iter().all(Result::is_ok),
+        "no invocation fails: {results:?}\n{log}"
+    );
+    let verdicts = verdicts(&log);
+    let failing: Vec<&String> = verdicts
+        .iter()
+        .filter(|(_, v)| *v != "PASS")
+        .map(|(k, _)| k)
+        .collect();
     assert_eq!(
-        errors.len(),
+        failing.len(),
         1,
-        "only the digest listing that log fails: {results:?}"
+        "only the digest listing that log: {verdicts:?}"
     );
-    let document: Value = serde_json::from_str(errors[0]).unwrap();
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}"
-    );
+    assert_eq!(verdicts[failing[0]], "FAIL");
+    let sent = w.sns.sent_notifications();
+    assert_eq!(sent.len(), 1, "one tamper alert: {sent:?}");
+    let message = &sent[0].message;
     assert!(
-        document["errorMessage"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&format!(
-                "permission denied: s3:GetObject on s3://{}/{}",
-                w.bucket, refused.key
-            )),
-        "{document}"
+        message.contains("LOG_UNREADABLE")
+            && message.contains(&refused.key)
+            && message.contains("kms:Decrypt")
+            && !message.contains("LOG_MISSING"),
+        "{message}"
     );
-    assert!(
-        verdicts(&log).values().all(|v| v == "PASS"),
-        "no verdict but PASS: {log}"
-    );
-    assert!(w.sns.sent_notifications().is_empty(), "no tamper alert");
 }

@@ -106,7 +106,7 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K,
             key: object.key.clone(),
             region: digest.location.region.clone(),
             backfill: digest.backfill,
-            version_id: None,
+            version_id: object.version_id.clone(),
         };
         let report = verify_digest(
             &self.store,

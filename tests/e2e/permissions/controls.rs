@@ -137,10 +137,6 @@ pub(crate) fn negative_controls(d: &Deployment, f: Function) -> Vec<(&'static st
         }
         Function::DigestVerifier => {
             out.push((
-                "read a log file version (never needed)",
-                request("s3:GetObjectVersion", log, &[("s3:versionid", "v1")]),
-            ));
-            out.push((
                 "list outside AWSLogs/",
                 request(
                     "s3:ListBucket",

@@ -225,12 +225,19 @@ pub(crate) fn table(d: &Deployment) -> Vec<Row> {
             get_object(d, bucket, &log_key(), None),
         ),
         row(Alerter, "sns", "Publish", "an alert", publish(d)),
-        // ------------------------------------------------ digest-verifier (reads without version ids)
+        // ------------------------------------------------ digest-verifier (digests at the event's version)
         row(
             DigestVerifier,
             "s3",
             "GetObject",
-            "the digest file",
+            "the digest file from an EventBridge event (version-id)",
+            get_object(d, bucket, &digest_key(), version),
+        ),
+        row(
+            DigestVerifier,
+            "s3",
+            "GetObject",
+            "the digest file from an S3 notification (no version)",
             get_object(d, bucket, &digest_key(), None),
         ),
         row(
