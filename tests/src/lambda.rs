@@ -180,6 +180,17 @@ impl LambdaWatch {
         std::fs::read_to_string(self.stdout_file.path()).unwrap_or_default()
     }
 
+    /// The function process's peak resident set size so far, in KiB (`VmHWM` of
+    /// `/proc/<pid>/status`, Linux only): the memory high-water mark Lambda's limit applies to.
+    pub fn function_peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.function.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// What the function has printed on stdout so far.
     pub fn stdout_so_far(&self) -> String {
         std::fs::read_to_string(self.stdout_file.path()).unwrap_or_default()
