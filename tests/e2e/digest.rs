@@ -348,7 +348,9 @@ async fn trailwatch_verify_json_gives_the_strict_verdict_for_every_variant_class
                 .collect();
             codes.sort();
             codes.dedup();
-            let want: Vec<String> = run.codes.iter().map(|c| c.as_str().to_owned()).collect();
+            // Both sides by code string (run.codes is in declaration order).
+            let mut want: Vec<String> = run.codes.iter().map(|c| c.as_str().to_owned()).collect();
+            want.sort();
             let want_exit = if run.verdict.as_str() == "FAIL" { 1 } else { 0 };
             let keys_ok = ["verdict", "findings", "digests_checked", "logs_checked"]
                 .iter()
