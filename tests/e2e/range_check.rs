@@ -39,11 +39,18 @@ async fn range_check(case: &VariantCase, late_by: i64, alert_on_warn: bool) -> C
         .unwrap();
     let keys = tempfile::NamedTempFile::new().unwrap();
     let run = &case.runs[0].request;
-    std::fs::write(keys.path(), case.list_public_keys_json(&run.region).to_string()).unwrap();
+    std::fs::write(
+        keys.path(),
+        case.list_public_keys_json(&run.region).to_string(),
+    )
+    .unwrap();
 
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push(("PUBLIC_KEYS_FILE".into(), keys.path().to_string_lossy().into()));
+    env.push((
+        "PUBLIC_KEYS_FILE".into(),
+        keys.path().to_string_lossy().into(),
+    ));
     env.push(("ALERT_ON_WARN".into(), alert_on_warn.to_string()));
     let watch = LambdaWatch::start("digest-verifier", &env);
     let end = run.end + late_by;
@@ -95,7 +102,11 @@ async fn an_intact_chain_passes_silently_and_the_heartbeat_is_counted() {
     assert_eq!(chains.len(), 1, "{}", checked.response);
     assert_eq!(chains[0].2, "PASS", "{chains:?}");
     assert!(checked.alerts.is_empty(), "{:?}", checked.alerts);
-    assert!(completed(&checked.log), "RangeChecksCompleted emitted:\n{}", checked.log);
+    assert!(
+        completed(&checked.log),
+        "RangeChecksCompleted emitted:\n{}",
+        checked.log
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +114,10 @@ async fn a_deleted_newest_digest_is_a_stale_chain_head() {
     let checked = range_check(&variant("digest_deleted_head"), 0, false).await;
     let chains = chains(&checked);
     assert_eq!(chains[0].2, "FAIL", "{chains:?}");
-    assert!(chains[0].3.contains(&"CHAIN_HEAD_STALE".to_owned()), "{chains:?}");
+    assert!(
+        chains[0].3.contains(&"CHAIN_HEAD_STALE".to_owned()),
+        "{chains:?}"
+    );
     assert_eq!(checked.alerts.len(), 1, "{:?}", checked.alerts);
     assert!(
         checked.alerts[0].subject.starts_with("[CRITICAL]"),
@@ -120,7 +134,10 @@ async fn stopped_delivery_is_noticed_by_the_schedule() {
     let checked = range_check(&variant("clean"), 2 * 3600, false).await;
     let chains = chains(&checked);
     assert_eq!(chains[0].2, "FAIL", "{chains:?}");
-    assert!(chains[0].3.contains(&"CHAIN_HEAD_STALE".to_owned()), "{chains:?}");
+    assert!(
+        chains[0].3.contains(&"CHAIN_HEAD_STALE".to_owned()),
+        "{chains:?}"
+    );
     assert_eq!(checked.alerts.len(), 1, "{:?}", checked.alerts);
 }
 
@@ -150,7 +167,10 @@ async fn every_chain_of_an_organization_trail_is_found() {
 fn a_malformed_range_check_is_refused_naming_the_field() {
     let moto = Moto::start();
     let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), "arn:aws:sns:us-east-1:123456789012:t".into()));
+    env.push((
+        "ALERT_TOPIC_ARN".into(),
+        "arn:aws:sns:us-east-1:123456789012:t".into(),
+    ));
     let watch = LambdaWatch::start("digest-verifier", &env);
     let error = watch
         .invoke(&json!({"trailwatchRangeCheck": {"bucket": "b", "hours": 0}}))

