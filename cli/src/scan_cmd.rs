@@ -199,6 +199,8 @@ async fn scan_s3_prefix(
                 key: key.to_owned(),
                 size: None,
                 version_id: None,
+                requester: None,
+                source_ip: None,
             };
             let location = match classify(key) {
                 ObjectKind::LogFile(f) => (f.location, false),

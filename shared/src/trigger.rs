@@ -49,6 +49,14 @@ pub struct ObjectRef {
     pub size: Option<u64>,
     /// Version id when the trigger says it (versioned buckets).
     pub version_id: Option<String>,
+    /// Who wrote the object, when the event says it (EventBridge `detail.requester`, S3
+    /// notification `userIdentity.principalId`): named by the digest verifier's overwrite alert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// The writing request's source IP, when the event says it (EventBridge
+    /// `detail.source-ip-address`, S3 notification `requestParameters.sourceIPAddress`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
 }
 
 /// Where a group of objects came from, so the function can answer the way the source expects.

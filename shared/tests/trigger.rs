@@ -36,6 +36,28 @@ fn object(key: &str, size: Option<u64>, version_id: Option<&str>) -> ObjectRef {
         key: key.into(),
         size,
         version_id: version_id.map(str::to_owned),
+        requester: None,
+        source_ip: None,
+    }
+}
+
+/// `object` as an S3 notification fixture reports its writer (`userIdentity.principalId`,
+/// `requestParameters.sourceIPAddress`).
+fn s3_written(object: ObjectRef) -> ObjectRef {
+    ObjectRef {
+        requester: Some("AWS:AROAEXAMPLEROLEID:regionalDeliverySession".into()),
+        source_ip: Some("10.0.0.1".into()),
+        ..object
+    }
+}
+
+/// `object` as an EventBridge fixture reports its writer (`detail.requester`,
+/// `detail.source-ip-address`).
+fn eb_written(object: ObjectRef) -> ObjectRef {
+    ObjectRef {
+        requester: Some("cloudtrail.amazonaws.com".into()),
+        source_ip: Some("10.0.0.1".into()),
+        ..object
     }
 }
 
@@ -61,11 +83,11 @@ fn s3_notification_single_record_with_space_and_unicode_key() {
         Trigger {
             source: TriggerSource::S3Notification,
             items: vec![item(
-                object(
+                s3_written(object(
                     KEY_UNICODE,
                     Some(1234),
                     Some("3HL4kqtJlcpXroDTDmjVBH40Nrjfkd")
-                ),
+                )),
                 None
             )],
             deletions: vec![],
@@ -87,9 +109,12 @@ fn s3_notification_multi_record_keeps_created_and_reports_removed() {
     assert_eq!(
         trigger.items,
         vec![
-            item(object(KEY_1, Some(2048), None), None),
-            item(object(KEY_PLUS, Some(9_000_000_000), None), None),
-            item(object(KEY_DIGEST, Some(987), None), None),
+            item(s3_written(object(KEY_1, Some(2048), None)), None),
+            item(
+                s3_written(object(KEY_PLUS, Some(9_000_000_000), None)),
+                None
+            ),
+            item(s3_written(object(KEY_DIGEST, Some(987), None)), None),
         ]
     );
     assert_eq!(
@@ -128,11 +153,11 @@ fn eventbridge_object_created_key_is_not_url_decoded() {
         Trigger {
             source: TriggerSource::EventBridge,
             items: vec![item(
-                object(
+                eb_written(object(
                     KEY_UNICODE,
                     Some(1234),
                     Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e")
-                ),
+                )),
                 None
             )],
             deletions: vec![],
@@ -297,7 +322,10 @@ fn sns_wrapped_s3_event() {
     assert_eq!(trigger.source, TriggerSource::Sns);
     assert_eq!(
         trigger.items,
-        vec![item(object(KEY_UNICODE, Some(1234), None), None)]
+        vec![item(
+            s3_written(object(KEY_UNICODE, Some(1234), None)),
+            None
+        )]
     );
 }
 
@@ -331,17 +359,17 @@ fn sqs_batch_of_every_wrapped_shape() {
         vec![
             // raw S3 event body
             item(
-                object(KEY_UNICODE, Some(1234), None),
+                s3_written(object(KEY_UNICODE, Some(1234), None)),
                 Some("059f36b4-87a3-44ab-83d2-661975830a7d")
             ),
             // SNS envelope around an S3 event (its ObjectRemoved record is a deletion)
             item(
-                object(KEY_1, Some(2048), None),
+                s3_written(object(KEY_1, Some(2048), None)),
                 Some("2e1424d4-f796-459a-8184-9c92662be6da")
             ),
             // EventBridge event: the key is not encoded
             item(
-                object(KEY_PLUS, Some(555), None),
+                eb_written(object(KEY_PLUS, Some(555), None)),
                 Some("8f0c4e1a-4b9f-4a44-9d4e-3c2a1b0f9e8d")
             ),
             // CloudTrail notification inside an SNS envelope
@@ -387,7 +415,7 @@ fn sqs_poison_messages_fail_alone() {
     assert_eq!(
         trigger.items,
         vec![item(
-            object(KEY_1, Some(2048), None),
+            s3_written(object(KEY_1, Some(2048), None)),
             Some("aaaaaaaa-0000-4000-8000-000000000001")
         )]
     );

@@ -274,10 +274,23 @@ async fn the_version_named_in_the_event_is_verified_not_a_later_overwrite() {
         &bucket, &d.key, &original,
     ));
     assert_eq!(first.map(|r| r["status"].clone()), Ok(Value::from("ok")));
-    assert!(
-        drain_envelopes(&sqs, &queue_url).await.is_empty(),
-        "the original passes"
-    );
+    // The original passes verification: the only alert is the overwrite check's (the key has
+    // another version, the overwrite), never a digest verdict.
+    let rule_ids = |alerts: &[Value]| {
+        let mut ids: Vec<String> = alerts
+            .iter()
+            .map(|a| {
+                a["MessageAttributes"]["rule_id"]["Value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let alerts = drain_envelopes(&sqs, &queue_url).await;
+    assert_eq!(rule_ids(&alerts), ["OBJECT_OVERWRITTEN"], "{alerts:#?}");
     // Negative control: the overwrite's version is the altered object.
     let second = watch.invoke(&events::eventbridge_object_version_created(
         &bucket, &d.key, &overwrite,
@@ -285,11 +298,21 @@ async fn the_version_named_in_the_event_is_verified_not_a_later_overwrite() {
     assert_eq!(second.map(|r| r["status"].clone()), Ok(Value::from("ok")));
     let alerts = drain_envelopes(&sqs, &queue_url).await;
     watch.stop_and_collect_stdout();
-    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts.len(), 2, "overwrite and verdict: {alerts:#?}");
+    let verdict = alerts
+        .iter()
+        .find(|a| a["MessageAttributes"]["finding_codes"]["Value"].is_string())
+        .expect("the digest verdict alert");
     assert!(
-        alerts[0]["MessageAttributes"]["finding_codes"]["Value"]
+        verdict["MessageAttributes"]["finding_codes"]["Value"]
             .as_str()
             .unwrap()
             .contains("DIGEST_SIGNATURE_INVALID")
+    );
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["MessageAttributes"]["rule_id"]["Value"] == "OBJECT_OVERWRITTEN"),
+        "{alerts:#?}"
     );
 }

@@ -354,6 +354,8 @@ async fn a_publish_that_fails_fails_the_invocation() {
             key: quiet,
             size: None,
             version_id: None,
+            requester: None,
+            source_ip: None,
         })
         .await
         .unwrap();
@@ -589,6 +591,8 @@ async fn an_insights_file_alerts_once_per_starting_insight() {
             key: key.into(),
             size: None,
             version_id: None,
+            requester: None,
+            source_ip: None,
         })
         .await
         .unwrap();

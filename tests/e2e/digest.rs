@@ -58,6 +58,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
             alert_on_warn: false,
             max_concurrency: 8,
             public_keys_file: None,
+            overwrite_check: true,
         },
         store: S3DigestStore::new(s3.clone()),
         keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
@@ -284,6 +285,220 @@ async fn binary_alerts_once_per_deleted_log_and_digest_and_never_on_other_keys()
     let stdout = watch.stop_and_collect_stdout();
     assert!(stdout.contains("\"DeletionsAlerted\""), "{stdout}");
     assert!(stdout.contains("\"DeletionsIgnored\""), "{stdout}");
+}
+
+/// A fresh versioned bucket (what `CreateTrail=true` deploys), with the variant uploaded once.
+async fn versioned_upload(s3: &aws_sdk_s3::Client, case: &VariantCase) {
+    let bucket = &case.chains[0].layout.bucket;
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    upload_objects(s3, case.objects()).await;
+}
+
+/// The current version of `key`.
+async fn current_version(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .expect("versioned bucket")
+}
+
+/// The EventBridge "Object Created" of `version`, written by someone other than CloudTrail.
+fn created_by_someone(bucket: &str, key: &str, version: &str) -> Value {
+    let mut event = events::eventbridge_object_version_created(bucket, key, version);
+    event["detail"]["requester"] = "210987654321".into();
+    event["detail"]["source-ip-address"] = "198.51.100.7".into();
+    event
+}
+
+fn rule_ids(alerts: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = alerts.iter().map(|a| attribute(a, "rule_id")).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_alerts_once_on_an_overwritten_log_and_never_on_a_first_write() {
+    let moto = Moto::start();
+    let (topic_arn, queue_url) = topic_with_queue(&moto.sdk_config().await).await;
+    let s3 = moto.s3().await;
+    let case = variant("clean");
+    versioned_upload(&s3, &case).await;
+    let chain = &case.chains[0];
+    let bucket = &chain.layout.bucket;
+    let log = &chain.logs[0];
+    let first = current_version(&s3, bucket, &log.key).await;
+    let mut env = moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    let watch = LambdaWatch::start("digest-verifier", &env);
+
+    // The delivery itself: one version, no alert (and a log file gets no other work).
+    let r = watch
+        .invoke(&events::eventbridge_object_version_created(
+            bucket, &log.key, &first,
+        ))
+        .expect("invoke first write");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert!(
+        drain(&moto, &queue_url).await.is_empty(),
+        "a first write is not an overwrite"
+    );
+
+    // Overwritten after delivery.
+    s3.put_object()
+        .bucket(bucket)
+        .key(&log.key)
+        .body(b"{\"Records\":[]}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let second = current_version(&s3, bucket, &log.key).await;
+    assert_ne!(first, second);
+    let r = watch
+        .invoke(&created_by_someone(bucket, &log.key, &second))
+        .expect("invoke overwrite");
+    assert_eq!(r["status"], "ok", "{r}");
+    let alerts = drain(&moto, &queue_url).await;
+    assert_eq!(rule_ids(&alerts), ["OBJECT_OVERWRITTEN"], "{alerts:#?}");
+    let alert = &alerts[0];
+    let (account, region) = (&chain.layout.account, &chain.layout.region);
+    let subject = alert["Subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with(&format!(
+            "[CRITICAL] CloudTrail log file overwritten: {account} {region} "
+        )) && subject.ends_with(":00 UTC")
+            && subject.len() <= 99,
+        "{subject}"
+    );
+    assert_eq!(attribute(alert, "severity"), "CRITICAL");
+    assert_eq!(attribute(alert, "account"), *account);
+    assert_eq!(attribute(alert, "region"), *region);
+    let doc: Value = serde_json::from_str(alert["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["object"], format!("s3://{bucket}/{}", log.key), "{doc}");
+    assert_eq!(doc["version_id"], second.as_str(), "{doc}");
+    assert_eq!(doc["earlier_version_count"], 1, "{doc}");
+    assert_eq!(
+        doc["earlier_versions"][0]["version_id"],
+        first.as_str(),
+        "{doc}"
+    );
+    assert_eq!(doc["earlier_versions"][0]["delete_marker"], false, "{doc}");
+    assert!(
+        doc["earlier_versions"][0]["last_modified"].is_string(),
+        "{doc}"
+    );
+    assert_eq!(doc["requester"], "210987654321", "{doc}");
+    assert_eq!(doc["source_ip"], "198.51.100.7", "{doc}");
+    assert_eq!(doc["affected"]["kind"], "log_file", "{doc}");
+    assert_eq!(doc["affected"]["account"], account.as_str(), "{doc}");
+
+    // Without a version id (an unversioned bucket's event) no check is possible: counted only.
+    let r = watch
+        .invoke(&events::eventbridge_object_created(bucket, &log.key))
+        .expect("invoke without a version id");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert!(drain(&moto, &queue_url).await.is_empty());
+
+    let stdout = watch.stop_and_collect_stdout();
+    assert!(stdout.contains("\"OverwritesAlerted\""), "{stdout}");
+    assert!(stdout.contains("\"OverwriteCheckSkipped\""), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_alerts_on_an_overwritten_digest_and_verifies_the_events_version() {
+    use trailwatch_shared::digest::META_SIGNATURE;
+    let moto = Moto::start();
+    let (topic_arn, queue_url) = topic_with_queue(&moto.sdk_config().await).await;
+    let s3 = moto.s3().await;
+    let case = variant("clean");
+    versioned_upload(&s3, &case).await;
+    let chain = &case.chains[0];
+    let bucket = &chain.layout.bucket;
+    let d = &chain.digests[2];
+    let original = current_version(&s3, bucket, &d.key).await;
+    let keys = key_file(&case, "us-east-1");
+    let mut env = moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    env.push((
+        "PUBLIC_KEYS_FILE".into(),
+        keys.path().to_string_lossy().into_owned(),
+    ));
+    let watch = LambdaWatch::start("digest-verifier", &env);
+
+    // The delivered digest, first write: verified, passes, no alert.
+    let r = watch
+        .invoke(&events::eventbridge_object_version_created(
+            bucket, &d.key, &original,
+        ))
+        .expect("invoke first write");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert!(
+        drain(&moto, &queue_url).await.is_empty(),
+        "a clean first write"
+    );
+
+    // Overwritten with a forged signature: the overwrite alert, and the event's version (the
+    // forgery) verified and failed.
+    let mut metadata = d.metadata.clone();
+    metadata.insert(META_SIGNATURE.into(), "00".repeat(256));
+    s3.put_object()
+        .bucket(bucket)
+        .key(&d.key)
+        .set_metadata(Some(metadata))
+        .body(d.object.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let forged = current_version(&s3, bucket, &d.key).await;
+    assert_ne!(original, forged);
+    let r = watch
+        .invoke(&created_by_someone(bucket, &d.key, &forged))
+        .expect("invoke overwrite");
+    assert_eq!(r["status"], "ok", "{r}");
+    let alerts = drain(&moto, &queue_url).await;
+    assert_eq!(alerts.len(), 2, "overwrite and verdict: {alerts:#?}");
+    let overwrite = alerts
+        .iter()
+        .find(|a| attribute(a, "rule_id") == "OBJECT_OVERWRITTEN")
+        .expect("the overwrite alert");
+    assert!(
+        overwrite["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL] CloudTrail digest file overwritten: "),
+        "{overwrite}"
+    );
+    let doc: Value = serde_json::from_str(overwrite["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["version_id"], forged.as_str(), "{doc}");
+    assert_eq!(
+        doc["earlier_versions"][0]["version_id"],
+        original.as_str(),
+        "{doc}"
+    );
+    assert_eq!(doc["affected"]["kind"], "digest", "{doc}");
+    let verdict = alerts
+        .iter()
+        .find(|a| attribute(a, "rule_id") != "OBJECT_OVERWRITTEN")
+        .expect("the verdict alert");
+    assert!(
+        attribute(verdict, "finding_codes").contains("DIGEST_SIGNATURE_INVALID"),
+        "{verdict}"
+    );
+    let stdout = watch.stop_and_collect_stdout();
+    assert!(stdout.contains("\"DigestsVerified\""), "{stdout}");
 }
 
 /// Runs `trailwatch verify --json` for one run of a variant.

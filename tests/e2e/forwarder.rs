@@ -167,6 +167,8 @@ async fn handler_forwards_every_record_of_a_real_file_exactly_once() {
             key: "team logs/".into(),
             size: Some(0),
             version_id: None,
+            requester: None,
+            source_ip: None,
         })
         .await
         .unwrap();

@@ -32,6 +32,8 @@ pub async fn read_rules_object(
         key: location.key.clone(),
         size: None,
         version_id: None,
+        requester: None,
+        source_ip: None,
     };
     let reader = open_object(s3, &object).await?.into_blocking_reader();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, RulesSourceError> {

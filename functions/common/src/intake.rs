@@ -128,6 +128,8 @@ where
                 key: notice.key.clone(),
                 size: None,
                 version_id: notice.version_id.clone(),
+                requester: None,
+                source_ip: None,
             },
         );
         let fut = on_deletion(notice);
@@ -233,6 +235,8 @@ mod tests {
                 key: key.into(),
                 size: None,
                 version_id: None,
+                requester: None,
+                source_ip: None,
             },
             item_id: id.map(str::to_owned),
         }

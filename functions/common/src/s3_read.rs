@@ -14,8 +14,16 @@ use trailwatch_shared::trigger::ObjectRef;
 /// role lacks, so the operator can fix the policy from the log line alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3Request<'a> {
-    GetObject { version_id: Option<&'a str> },
-    ListObjects { prefix: &'a str },
+    GetObject {
+        version_id: Option<&'a str>,
+    },
+    ListObjects {
+        prefix: &'a str,
+    },
+    /// ListObjectVersions, authorized as `s3:ListBucketVersions` on the bucket (with `s3:prefix`).
+    ListVersions {
+        prefix: &'a str,
+    },
 }
 
 impl S3Request<'_> {
@@ -27,6 +35,7 @@ impl S3Request<'_> {
                 version_id: Some(_),
             } => "s3:GetObjectVersion",
             S3Request::ListObjects { .. } => "s3:ListBucket",
+            S3Request::ListVersions { .. } => "s3:ListBucketVersions",
         }
     }
 
@@ -41,8 +50,9 @@ impl S3Request<'_> {
                     .map(|v| format!(" (version {v})"))
                     .unwrap_or_default()
             ),
-            S3Request::ListObjects { prefix } => format!(
-                "the role needs s3:ListBucket on arn:aws:s3:::{bucket} for s3:prefix \"{prefix}\""
+            S3Request::ListObjects { prefix } | S3Request::ListVersions { prefix } => format!(
+                "the role needs {} on arn:aws:s3:::{bucket} for s3:prefix \"{prefix}\"",
+                self.iam_action()
             ),
         }
     }
@@ -280,6 +290,22 @@ mod tests {
                 .contains("s3:ListBucket on arn:aws:s3:::trail for s3:prefix \"AWSLogs/\""),
             "{list}"
         );
+        let versions = denied(S3Request::ListVersions {
+            prefix: "AWSLogs/k",
+        });
+        assert!(
+            versions.to_string().contains(
+                "s3:ListBucketVersions on arn:aws:s3:::trail for s3:prefix \"AWSLogs/k\""
+            ),
+            "{versions}"
+        );
+        assert!(matches!(
+            versions,
+            FetchError::AccessDenied {
+                action: "s3:ListBucketVersions",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use tokio_util::io::SyncIoBridge;
 use trailwatch_shared::digest::{
-    DigestStore, MAX_DIGEST_COMPRESSED_BYTES, StoreError, StoredObject,
+    DigestStore, MAX_DIGEST_COMPRESSED_BYTES, ObjectVersion, StoreError, StoredObject,
 };
 
 /// Reads the trail bucket through the S3 API.
@@ -87,6 +87,10 @@ impl S3DigestStore {
         }
     }
 }
+
+/// Entries asked of one ListObjectVersions (the overwrite check): a delivered CloudTrail key
+/// has one version, so a few entries show any other.
+pub const VERSIONS_LISTED: i32 = 10;
 
 /// Largest object read whole (digests only; logs are streamed): one byte more than a digest may
 /// have, so that the verifier sees an oversized object as such (`DIGEST_TOO_LARGE`) while a
@@ -186,6 +190,53 @@ impl DigestStore for S3DigestStore {
                 );
             }
             Ok(keys)
+        }
+    }
+
+    /// One ListObjectVersions page with `Prefix` = the key and [`VERSIONS_LISTED`] entries:
+    /// versions of the key itself sort first (newest first), so the page holds them; entries of
+    /// longer keys under it are dropped. S3 authorizes it as `s3:ListBucketVersions`.
+    fn list_versions(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectVersion>, StoreError>> + Send {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        async move {
+            let page = self
+                .s3
+                .list_object_versions()
+                .bucket(&bucket)
+                .prefix(&key)
+                .max_keys(VERSIONS_LISTED)
+                .send()
+                .await
+                .map_err(|e| {
+                    let request = S3Request::ListVersions { prefix: &key };
+                    store_error(FetchError::classify(&bucket, &key, request, &e))
+                })?;
+            let when = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
+                t.and_then(|t| t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok())
+            };
+            let versions = page
+                .versions()
+                .iter()
+                .filter(|v| v.key() == Some(key.as_str()))
+                .map(|v| ObjectVersion {
+                    version_id: v.version_id().unwrap_or("null").to_owned(),
+                    last_modified: when(v.last_modified()),
+                    delete_marker: false,
+                });
+            let markers = page
+                .delete_markers()
+                .iter()
+                .filter(|m| m.key() == Some(key.as_str()))
+                .map(|m| ObjectVersion {
+                    version_id: m.version_id().unwrap_or("null").to_owned(),
+                    last_modified: when(m.last_modified()),
+                    delete_marker: true,
+                });
+            Ok(versions.chain(markers).collect())
         }
     }
 

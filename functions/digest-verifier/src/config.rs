@@ -15,6 +15,11 @@ pub struct VerifierConfig {
     pub max_concurrency: usize,
     /// `PUBLIC_KEYS_FILE`: a `ListPublicKeys` response body used instead of the API.
     pub public_keys_file: Option<String>,
+    /// `OVERWRITE_CHECK`: list the versions of every created CloudTrail file to detect an
+    /// overwrite (default true). The template never sets it; `false` exists only for a test S3
+    /// that cannot serve the listing (moto under IAM enforcement rejects the SDK's encoded
+    /// `prefix` in its SigV4 check: tests/e2e/iam.rs), and each skipped check is still counted.
+    pub overwrite_check: bool,
 }
 
 impl VerifierConfig {
@@ -24,6 +29,7 @@ impl VerifierConfig {
             alert_on_warn: parse_env("ALERT_ON_WARN", false)?,
             max_concurrency: concurrency_env("MAX_CONCURRENCY", 8)?,
             public_keys_file: optional_env("PUBLIC_KEYS_FILE")?,
+            overwrite_check: parse_env("OVERWRITE_CHECK", true)?,
         })
     }
 }

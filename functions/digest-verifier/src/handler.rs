@@ -71,7 +71,12 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K,
         let response = run_items_and_deletions(
             trigger,
             DIGESTS_AT_ONCE,
-            |object| async move { self.process_object(&object).await.map(|_| ()) },
+            // A created CloudTrail file first gets the overwrite check (crate::overwrite); a
+            // digest is then verified as the event names it, other files get no other work.
+            |object| async move {
+                self.check_overwrite(&object).await?;
+                self.process_object(&object).await.map(|_| ())
+            },
             // Deletions of CloudTrail files alert (crate::deletion).
             |notice| async move { self.process_deletion(&notice).await.map(|_| ()) },
         )

@@ -49,6 +49,7 @@ fn verifier(fail: bool) -> DigestVerifier<MemoryStore, StaticKeySource, Recorder
             alert_on_warn: false,
             max_concurrency: 4,
             public_keys_file: None,
+            overwrite_check: true,
         },
         store: MemoryStore::default(),
         keys: StaticKeySource::default(),

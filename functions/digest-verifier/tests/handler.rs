@@ -36,6 +36,7 @@ fn verifier(
             alert_on_warn,
             max_concurrency: 4,
             public_keys_file: None,
+            overwrite_check: true,
         },
         store: case.store(),
         keys: case.key_source(),
@@ -121,6 +122,8 @@ fn warnings_alert_only_when_asked() {
         key,
         size: None,
         version_id: None,
+        requester: None,
+        source_ip: None,
     };
     for (alert_on_warn, expected) in [(false, 0), (true, 1)] {
         let v = verifier(&c, alert_on_warn);
@@ -153,6 +156,8 @@ fn other_objects_are_skipped_and_counted() {
         key: log.key.clone(),
         size: None,
         version_id: None,
+        requester: None,
+        source_ip: None,
     };
     let outcome = rt().block_on(v.process_object(&object)).unwrap();
     assert_eq!(

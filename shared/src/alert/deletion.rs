@@ -20,7 +20,7 @@ pub const RULE_ID: &str = "OBJECT_DELETED";
 pub const SEVERITY: &str = "CRITICAL";
 /// Longest value copied from the event into the alert; longer ones are cut (and marked), so a
 /// forged field cannot push the publish past SNS's limit.
-const MAX_FIELD_CHARS: usize = 1024;
+pub(super) const MAX_FIELD_CHARS: usize = 1024;
 
 /// What kind of CloudTrail file was deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub fn lost_object(key: &str) -> Option<LostObject> {
 }
 
 /// `2024-01-02 03:00 UTC` for any second of that hour.
-fn hour_text(unix_seconds: i64) -> String {
+pub(super) fn hour_text(unix_seconds: i64) -> String {
     match OffsetDateTime::from_unix_timestamp(unix_seconds - unix_seconds.rem_euclid(3600)) {
         Ok(t) => format!(
             "{:04}-{:02}-{:02} {:02}:00 UTC",
@@ -102,14 +102,14 @@ fn hour_text(unix_seconds: i64) -> String {
 }
 
 /// `value` cut to [`MAX_FIELD_CHARS`] characters, saying so.
-fn clip(value: &str) -> String {
+pub(super) fn clip(value: &str) -> String {
     match value.char_indices().nth(MAX_FIELD_CHARS) {
         Some((end, _)) => format!("{}… [cut: {} bytes]", &value[..end], value.len()),
         None => value.to_owned(),
     }
 }
 
-fn or_absent(value: Option<&str>) -> String {
+pub(super) fn or_absent(value: Option<&str>) -> String {
     value.map_or_else(|| "(not in the event)".to_owned(), clip)
 }
 

@@ -36,6 +36,8 @@ pub enum AlertKind {
     DigestVerdict,
     /// A CloudTrail log, digest or Insights file was deleted from the trail bucket.
     ObjectDeleted,
+    /// A CloudTrail log, digest or Insights file was written over an earlier version.
+    ObjectOverwritten,
 }
 
 impl AlertKind {
@@ -47,7 +49,9 @@ impl AlertKind {
             // rule alerts never were: subscribers rely on each, so both stay as they are.
             AlertKind::DigestVerdict => &["sqs", "lambda", "https", "http"],
             // Published by the digest verifier to the same subscribers as its verdicts.
-            AlertKind::ObjectDeleted => &["sqs", "lambda", "https", "http"],
+            AlertKind::ObjectDeleted | AlertKind::ObjectOverwritten => {
+                &["sqs", "lambda", "https", "http"]
+            }
         }
     }
 
@@ -58,7 +62,7 @@ impl AlertKind {
                 "The log file named above holds every event."
             }
             AlertKind::DigestVerdict => "Run `trailwatch verify` for every finding.",
-            AlertKind::ObjectDeleted => {
+            AlertKind::ObjectDeleted | AlertKind::ObjectOverwritten => {
                 "The object's versions and the bucket's data events hold the rest."
             }
         }

@@ -15,6 +15,7 @@
 //! - [`insights`]: one alert per starting Insights insight.
 //! - [`digest`]: the alert for a digest that failed (or warned) verification.
 //! - [`deletion`]: the alert for a CloudTrail log, digest or Insights file deleted from the bucket.
+//! - [`overwrite`]: the alert for a CloudTrail log, digest or Insights file written over.
 
 pub mod ascii;
 pub mod deletion;
@@ -22,6 +23,7 @@ pub mod digest;
 pub mod event_summary;
 pub mod insights;
 pub mod message;
+pub mod overwrite;
 pub mod rule_alert;
 pub mod scan;
 pub mod subject;

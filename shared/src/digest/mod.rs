@@ -47,8 +47,8 @@ pub use signature::{SignatureCheck, verify_sha256_rsa};
 pub use signing::signing_string;
 pub use single::verify_digest;
 pub use store::{
-    DigestStore, KeySourceError, MemoryStore, PublicKeySource, StaticKeySource, StoreError,
-    StoredObject,
+    DigestStore, KeySourceError, MemoryStore, ObjectVersion, PublicKeySource, StaticKeySource,
+    StoreError, StoredObject,
 };
 
 use serde::Serialize;

@@ -42,6 +42,18 @@ pub enum StoreError {
     Unreadable(String),
 }
 
+/// One version of a key, as S3 lists it (ListObjectVersions): an object version or a delete
+/// marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// The version id (`null` for an object written before versioning was enabled).
+    pub version_id: String,
+    /// When the version was written (ISO-8601 as S3 says it), if listed.
+    pub last_modified: Option<String>,
+    /// Whether this version is a delete marker.
+    pub delete_marker: bool,
+}
+
 /// A failure of the public key source (throttling, network): always infrastructure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("public keys unavailable: {0}")]
@@ -79,6 +91,18 @@ pub trait DigestStore: Sync {
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Read) -> T + Send + 'static;
+
+    /// Every version and delete marker of exactly `key` (not of other keys under it as a
+    /// prefix), newest first as far as the store knows. A store that keeps one version per
+    /// object (memory, tests) knows of no other version and answers an empty list.
+    fn list_versions(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectVersion>, StoreError>> + Send {
+        let _ = (bucket, key);
+        std::future::ready(Ok(Vec::new()))
+    }
 }
 
 /// CloudTrail's published keys.

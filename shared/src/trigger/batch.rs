@@ -83,6 +83,8 @@ pub(super) fn decode(payload: &Value) -> Result<Trigger, TriggerError> {
                 key,
                 size: None,
                 version_id: task.s3_version_id.filter(|id| !id.is_empty()),
+                requester: None,
+                source_ip: None,
             },
             item_id: Some(task.task_id),
         });

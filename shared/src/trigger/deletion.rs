@@ -91,7 +91,7 @@ fn malformed(shape: &'static str, detail: impl Into<String>) -> TriggerError {
 }
 
 /// A string field, `None` when absent, not a string or empty.
-fn text(value: Option<&Value>) -> Option<String> {
+pub(super) fn text(value: Option<&Value>) -> Option<String> {
     value
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())

@@ -170,13 +170,16 @@ pub(super) fn decode_s3_records(records: &[Value]) -> Result<Decoded, TriggerErr
             .map_err(|error| malformed("S3 event", format!("record {index}: `s3`: {error}")))?;
         let key = decode_s3_key(&entity.object.key)
             .map_err(|error| malformed("S3 event", format!("record {index}: {error}")))?;
-        objects.push(object_ref(
+        let mut object = object_ref(
             "S3 event",
             entity.bucket.name,
             key,
             entity.object.size,
             entity.object.version_id,
-        )?);
+        )?;
+        object.requester = deletion::text(record.pointer("/userIdentity/principalId"));
+        object.source_ip = deletion::text(record.pointer("/requestParameters/sourceIPAddress"));
+        objects.push(object);
     }
     Ok(Decoded {
         shape: MessageShape::S3Event,
@@ -210,6 +213,8 @@ fn object_ref(
         key,
         size,
         version_id,
+        requester: None,
+        source_ip: None,
     })
 }
 
@@ -297,15 +302,19 @@ fn decode_eventbridge(value: &Value) -> Result<Decoded, TriggerError> {
     let detail = event
         .detail
         .ok_or_else(|| malformed(SHAPE, "`Object Created` without `detail`"))?;
+    let requester = deletion::text(detail.get("requester"));
+    let source_ip = deletion::text(detail.get("source-ip-address"));
     let detail = EventBridgeS3Detail::deserialize(&detail)
         .map_err(|error| malformed(SHAPE, format!("`detail`: {error}")))?;
-    let object = object_ref(
+    let mut object = object_ref(
         SHAPE,
         detail.bucket.name,
         detail.object.key,
         detail.object.size,
         detail.object.version_id,
     )?;
+    object.requester = requester;
+    object.source_ip = source_ip;
     Ok(Decoded {
         shape: MessageShape::EventBridge,
         objects: vec![object],

@@ -149,6 +149,22 @@ pub(crate) fn negative_controls(d: &Deployment, f: Function) -> Vec<(&'static st
                 request("s3:ListBucket", format!("arn:aws:s3:::{bucket}"), &[]),
             ));
             out.push((
+                "list versions outside AWSLogs/",
+                request(
+                    "s3:ListBucketVersions",
+                    format!("arn:aws:s3:::{bucket}"),
+                    &[("s3:prefix", "secrets/")],
+                ),
+            ));
+            out.push((
+                "list every version in the bucket",
+                request(
+                    "s3:ListBucketVersions",
+                    format!("arn:aws:s3:::{bucket}"),
+                    &[],
+                ),
+            ));
+            out.push((
                 "list another bucket",
                 request(
                     "s3:ListBucket",

@@ -270,6 +270,29 @@ pub(crate) fn table(d: &Deployment) -> Vec<Row> {
         ),
         row(
             DigestVerifier,
+            "s3",
+            "ListObjectVersions",
+            "overwrite check of a created CloudTrail file (prefix = the key)",
+            // Authorized as s3:ListBucketVersions on the bucket, its prefix as s3:prefix.
+            vec![request(
+                "s3:ListBucketVersions",
+                format!("arn:aws:s3:::{bucket}"),
+                &[("s3:prefix", &log_key())],
+            )],
+        ),
+        row(
+            DigestVerifier,
+            "s3",
+            "ListObjectVersions",
+            "overwrite check under a trail's key prefix",
+            vec![request(
+                "s3:ListBucketVersions",
+                format!("arn:aws:s3:::{bucket}"),
+                &[("s3:prefix", &format!("team-a/{}", digest_key()))],
+            )],
+        ),
+        row(
+            DigestVerifier,
             "cloudtrail",
             "ListPublicKeys",
             "the public keys of the digest's region",

@@ -90,6 +90,8 @@ fn old_file_without_prefix_is_expired_with_its_age() {
                 key: OLD_PLAIN.into(),
                 size: Some(10),
                 version_id: Some("v1".into()),
+                requester: None,
+                source_ip: None,
             },
         }]
     );
@@ -189,6 +191,8 @@ fn rebuilt_payload_keeps_size_version_and_odd_keys() {
         key: "a+b c/%41/Ü/x.json.gz".into(),
         size: Some(7),
         version_id: Some("v+2".into()),
+        requester: None,
+        source_ip: None,
     }];
     let decoded = decode(&s3_notification(&objects)).unwrap();
     let back: Vec<ObjectRef> = decoded.items.into_iter().map(|i| i.object).collect();
