@@ -5,16 +5,10 @@
 
 use serde_json::Value;
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
+use trailwatch_e2e::chains::{public_keys_file, variant};
 use trailwatch_e2e::{LambdaWatch, Moto, events, upload_objects};
-use trailwatch_shared::digest::testkit::{VariantCase, all_variants, gzip};
+use trailwatch_shared::digest::testkit::{VariantCase, gzip};
 use trailwatch_shared::digest::{MAX_DIGEST_BYTES, META_SIGNATURE};
-
-fn variant(name: &str) -> VariantCase {
-    all_variants()
-        .into_iter()
-        .find(|v| v.name == name)
-        .expect("variant exists")
-}
 
 /// What one verification of one digest gave.
 struct Outcome {
@@ -80,12 +74,7 @@ async fn verify(case: &VariantCase, index: usize) -> Outcome {
         .version_id
         .expect("versioned bucket");
 
-    let keys = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        keys.path(),
-        case.list_public_keys_json("us-east-1").to_string(),
-    )
-    .unwrap();
+    let keys = public_keys_file(case, "us-east-1");
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
     env.push((
@@ -256,12 +245,7 @@ async fn the_version_named_in_the_event_is_verified_not_a_later_overwrite() {
     let overwrite = head(s3.clone()).await;
     assert_ne!(original, overwrite);
 
-    let keys = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        keys.path(),
-        case.list_public_keys_json("us-east-1").to_string(),
-    )
-    .unwrap();
+    let keys = public_keys_file(&case, "us-east-1");
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
     env.push((

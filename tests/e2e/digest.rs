@@ -8,6 +8,7 @@ use std::process::Command;
 use digest_verifier::{DigestVerifier, VerifierConfig};
 use serde_json::Value;
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
+use trailwatch_e2e::chains::{public_keys_file, variant};
 use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary, upload_objects};
 use trailwatch_lambda_common::key_source::KeySource;
 use trailwatch_lambda_common::s3_store::S3DigestStore;
@@ -18,20 +19,6 @@ use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
 async fn drain(moto: &Moto, queue_url: &str) -> Vec<Value> {
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     drain_envelopes(&sqs, queue_url).await
-}
-
-fn variant(name: &str) -> VariantCase {
-    all_variants()
-        .into_iter()
-        .find(|v| v.name == name)
-        .expect("variant exists")
-}
-
-/// The variant's published keys for `region` as a `ListPublicKeys` body in a temp file.
-fn key_file(case: &VariantCase, region: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), case.list_public_keys_json(region).to_string()).unwrap();
-    file
 }
 
 fn attribute(envelope: &Value, name: &str) -> String {
@@ -51,7 +38,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
     // log_modified: digest #1 lists a log whose content changed; the other five are clean.
     let case = variant("log_modified");
     upload_objects(&s3, case.objects()).await;
-    let keys = key_file(&case, "us-east-1");
+    let keys = public_keys_file(&case, "us-east-1");
     let verifier = DigestVerifier {
         config: VerifierConfig {
             topic_arn: topic_arn.clone(),
@@ -99,7 +86,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
     let (topic_arn, queue_url) = topic_with_queue(&moto.sdk_config().await).await;
     let clean = variant("clean");
     upload_objects(&s3, clean.objects()).await;
-    let keys = key_file(&clean, "us-east-1");
+    let keys = public_keys_file(&clean, "us-east-1");
     let verifier = DigestVerifier {
         keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
         alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&cfg), topic_arn),
@@ -140,7 +127,7 @@ async fn binary_under_cargo_lambda_alerts_on_a_broken_chain_only() {
     // digest_deleted_middle: #3 is gone, so #4's link points to nothing; #5 is clean.
     let case = variant("digest_deleted_middle");
     upload_objects(&s3, case.objects()).await;
-    let keys = key_file(&case, "us-east-1");
+    let keys = public_keys_file(&case, "us-east-1");
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
     env.push((
@@ -429,7 +416,7 @@ async fn binary_alerts_on_an_overwritten_digest_and_verifies_the_events_version(
     let bucket = &chain.layout.bucket;
     let d = &chain.digests[2];
     let original = current_version(&s3, bucket, &d.key).await;
-    let keys = key_file(&case, "us-east-1");
+    let keys = public_keys_file(&case, "us-east-1");
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
     env.push((
@@ -504,7 +491,7 @@ async fn binary_alerts_on_an_overwritten_digest_and_verifies_the_events_version(
 /// Runs `trailwatch verify --json` for one run of a variant.
 fn trailwatch_verify(moto: &Moto, case: &VariantCase, run: usize) -> (i32, Value) {
     let r = &case.runs[run].request;
-    let keys = key_file(case, &r.region);
+    let keys = public_keys_file(case, &r.region);
     let iso = |t: i64| trailwatch_shared::digest::testkit::iso(t);
     let mut cmd = Command::new(function_binary("trailwatch"));
     cmd.envs(moto.env())
@@ -597,7 +584,7 @@ async fn trailwatch_verify_json_gives_the_strict_verdict_for_every_variant_class
 async fn trailwatch_verify_exit_status_2_on_infrastructure_errors() {
     let moto = Moto::start();
     let case = variant("clean");
-    let keys = key_file(&case, "us-east-1");
+    let keys = public_keys_file(&case, "us-east-1");
     let out = Command::new(function_binary("trailwatch"))
         .envs(moto.env())
         .args([

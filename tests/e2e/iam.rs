@@ -21,10 +21,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
+use trailwatch_e2e::chains::{public_keys_file, variant};
 use trailwatch_e2e::iam::{RoleCredentials, for_moto, role_with_policies, without_action};
 use trailwatch_e2e::template::{Bindings, ResourceValues, function_policies};
 use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time, upload_objects};
-use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
+use trailwatch_shared::digest::testkit::VariantCase;
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -482,13 +483,6 @@ async fn alerter_without_get_object_version_reports_the_missing_permission() {
 
 // ------------------------------------------------------------------------ digest-verifier ---
 
-fn variant(name: &str) -> VariantCase {
-    all_variants()
-        .into_iter()
-        .find(|v| v.name == name)
-        .expect("variant exists")
-}
-
 /// A chain of `case` uploaded to a versioned bucket, its key file, and a verifier role.
 async fn verifier_world(
     case: &VariantCase,
@@ -498,8 +492,7 @@ async fn verifier_world(
     let digests = case.stored_digests();
     let w = world(&digests[0].0).await;
     upload_objects(&w.s3, case.objects()).await;
-    let keys = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(keys.path(), case.list_public_keys_json(REGION).to_string()).unwrap();
+    let keys = public_keys_file(case, REGION);
     let mut policies = w.template_policies("DigestVerifierFunction", &[]);
     if let Some(action) = drop_action {
         policies = without_action(&policies, action);

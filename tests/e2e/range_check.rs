@@ -6,15 +6,9 @@
 //! truncation), a log file injected that no digest lists, delivery stopped.
 
 use serde_json::{Value, json};
+use trailwatch_e2e::chains::{public_keys_file, variant};
 use trailwatch_e2e::{LambdaWatch, Moto, SentNotification, upload_objects};
-use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
-
-fn variant(name: &str) -> VariantCase {
-    all_variants()
-        .into_iter()
-        .find(|v| v.name == name)
-        .expect("variant exists")
-}
+use trailwatch_shared::digest::testkit::VariantCase;
 
 /// What one range check answered and published.
 struct Checked {
@@ -37,13 +31,8 @@ async fn range_check(case: &VariantCase, late_by: i64, alert_on_warn: bool) -> C
         .unwrap()
         .topic_arn
         .unwrap();
-    let keys = tempfile::NamedTempFile::new().unwrap();
     let run = &case.runs[0].request;
-    std::fs::write(
-        keys.path(),
-        case.list_public_keys_json(&run.region).to_string(),
-    )
-    .unwrap();
+    let keys = public_keys_file(case, &run.region);
 
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));

@@ -6,6 +6,7 @@
 //! drops, also when a test fails.
 
 pub mod alerts;
+pub mod chains;
 pub mod events;
 pub mod iam;
 mod lambda;
