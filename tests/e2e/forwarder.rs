@@ -36,31 +36,9 @@ fn raw_records(text: &str) -> Vec<String> {
 }
 
 async fn read_stream(logs: &aws_sdk_cloudwatchlogs::Client, stream: &str) -> Vec<(i64, String)> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = logs
-            .get_log_events()
-            .log_group_name(GROUP)
-            .log_stream_name(stream)
-            .start_from_head(true)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        let events = page.events();
-        out.extend(
-            events
-                .iter()
-                .map(|e| (e.timestamp().unwrap(), e.message().unwrap().to_owned())),
-        );
-        let next = page.next_forward_token().map(str::to_owned);
-        if events.is_empty() || next == token {
-            break;
-        }
-        token = next;
-    }
-    out
+    trailwatch_e2e::read_log_stream(logs, GROUP, stream)
+        .await
+        .expect("read the log stream")
 }
 
 /// Every record exactly once, byte-identical, stamped with its eventTime, in time order.

@@ -226,25 +226,10 @@ fn assert_permission_error(error: &str, log: &str, bucket: &str, key: &str, acti
 
 async fn forwarded_messages(w: &World, stream: &str) -> usize {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&w.aws.sdk_config().await);
-    let mut n = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let page = logs
-            .get_log_events()
-            .log_group_name(LOG_GROUP)
-            .log_stream_name(stream)
-            .start_from_head(true)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        n += page.events().len();
-        let next = page.next_forward_token().map(str::to_owned);
-        if page.events().is_empty() || next == token {
-            return n;
-        }
-        token = next;
-    }
+    trailwatch_e2e::read_log_stream(&logs, LOG_GROUP, stream)
+        .await
+        .expect("read the log stream")
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,56 +273,68 @@ async fn forwarder_forwards_every_record_with_the_templates_permissions() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forwarder_without_get_object_version_reports_the_missing_permission() {
-    let w = world("trail-forwarder-denied").await;
+/// What the forwarder did, running as the template's role without `action`, with a log file
+/// announced once with its version (EventBridge) and once without (S3 notification).
+struct DeniedRun {
+    w: World,
+    key: String,
+    versioned: Result<Value, String>,
+    plain: Result<Value, String>,
+    log: String,
+}
+
+async fn forwarder_without(bucket: &str, action: &str) -> DeniedRun {
+    let w = world(bucket).await;
     let key = format!("{PREFIX}{ATTACK}.gz");
     let version = w.put(&key, redated(ATTACK).as_bytes()).await;
-    let policies = without_action(
-        &w.template_policies("ForwarderFunction", &[]),
-        "s3:GetObjectVersion",
-    );
-    let role = w.role("forwarder-no-version", &policies).await;
+    let policies = without_action(&w.template_policies("ForwarderFunction", &[]), action);
+    let role = w.role("forwarder-without", &policies).await;
     w.aws.enforce_iam(true);
     let watch = LambdaWatch::start(
         "forwarder",
         &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
     );
-    let result = watch.invoke(&events::eventbridge_object_version_created(
+    let versioned = watch.invoke(&events::eventbridge_object_version_created(
         &w.bucket, &key, &version,
     ));
-    // The same object without a version is still readable: only the versioned read is refused.
     let plain = watch.invoke(&events::s3_put(&w.bucket, &[&key]));
     let log = watch.stop_and_collect_stdout();
     w.aws.enforce_iam(false);
+    DeniedRun {
+        w,
+        key,
+        versioned,
+        plain,
+        log,
+    }
+}
 
-    let error = result
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarder_without_get_object_version_reports_the_missing_permission() {
+    let run = forwarder_without("trail-forwarder-denied", "s3:GetObjectVersion").await;
+    let error = run
+        .versioned
         .expect_err("a refused read fails the invocation (Lambda retries, then the failure queue)");
-    assert_permission_error(&error, &log, &w.bucket, &key, "s3:GetObjectVersion");
-    assert_eq!(plain.map(|r| r["status"].clone()), Ok(json!("ok")), "{log}");
+    assert_permission_error(
+        &error,
+        &run.log,
+        &run.w.bucket,
+        &run.key,
+        "s3:GetObjectVersion",
+    );
+    // The same object without a version is still readable: only the versioned read is refused.
+    assert_eq!(
+        run.plain.map(|r| r["status"].clone()),
+        Ok(json!("ok")),
+        "{}",
+        run.log
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarder_without_put_log_events_reports_the_missing_permission() {
-    let w = world("trail-forwarder-no-logs").await;
-    let key = format!("{PREFIX}{ATTACK}.gz");
-    let version = w.put(&key, redated(ATTACK).as_bytes()).await;
-    let policies = without_action(
-        &w.template_policies("ForwarderFunction", &[]),
-        "logs:PutLogEvents",
-    );
-    let role = w.role("forwarder-no-put", &policies).await;
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start(
-        "forwarder",
-        &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
-    );
-    let result = watch.invoke(&events::eventbridge_object_version_created(
-        &w.bucket, &key, &version,
-    ));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
-
+    let run = forwarder_without("trail-forwarder-no-logs", "logs:PutLogEvents").await;
+    let (key, log, result) = (run.key, run.log, run.versioned);
     let error = result.expect_err("a refused PutLogEvents fails the invocation");
     let document: Value = serde_json::from_str(&error).unwrap();
     assert_eq!(

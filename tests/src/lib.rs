@@ -98,3 +98,36 @@ pub fn cargo_metadata() -> anyhow::Result<serde_json::Value> {
     );
     Ok(serde_json::from_slice(&output.stdout)?)
 }
+
+/// Every event of a CloudWatch Logs stream, oldest first, as (timestamp ms, message): what the
+/// forwarder delivered. Pages until the forward token stops moving.
+pub async fn read_log_stream(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = logs
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .start_from_head(true)
+            .set_next_token(token.clone())
+            .send()
+            .await?;
+        let events = page.events();
+        out.extend(events.iter().map(|e| {
+            (
+                e.timestamp().unwrap_or_default(),
+                e.message().unwrap_or_default().to_owned(),
+            )
+        }));
+        let next = page.next_forward_token().map(str::to_owned);
+        if events.is_empty() || next == token {
+            return Ok(out);
+        }
+        token = next;
+    }
+}

@@ -223,24 +223,9 @@ async fn report_forwarded(
         }
     }
     for (stream, (records_in, forwarded, not_sent)) in &per_stream {
-        let mut stored = 0;
-        let mut token: Option<String> = None;
-        loop {
-            let page = logs
-                .get_log_events()
-                .log_group_name(LOG_GROUP)
-                .log_stream_name(stream)
-                .start_from_head(true)
-                .set_next_token(token.clone())
-                .send()
-                .await?;
-            stored += page.events().len();
-            let next = page.next_forward_token().map(str::to_owned);
-            if page.events().is_empty() || next == token {
-                break;
-            }
-            token = next;
-        }
+        let stored = trailwatch_e2e::read_log_stream(logs, LOG_GROUP, stream)
+            .await?
+            .len();
         println!(
             "  {stream}: {forwarded} forwarded of {records_in} records in ({not_sent} filtered or rejected); {stored} events stored"
         );
