@@ -14,6 +14,7 @@ pub mod s3_read;
 pub mod s3_store;
 pub mod sdk;
 pub mod sns;
+pub mod state;
 
 pub use logging::init_tracing;
 pub use sdk::{load_sdk_config, s3_client};
