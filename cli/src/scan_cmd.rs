@@ -201,6 +201,7 @@ async fn scan_s3_prefix(
                 version_id: None,
                 requester: None,
                 source_ip: None,
+                etag: None,
             };
             let location = match classify(key) {
                 ObjectKind::LogFile(f) => (f.location, false),

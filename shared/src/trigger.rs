@@ -57,6 +57,11 @@ pub struct ObjectRef {
     /// `detail.source-ip-address`, S3 notification `requestParameters.sourceIPAddress`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<String>,
+    /// The object's ETag when the event says it (S3 notification `s3.object.eTag`, EventBridge
+    /// `detail.object.etag`), without quotes: with the version id, what names one version of the
+    /// object for idempotent processing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// Where a group of objects came from, so the function can answer the way the source expects.

@@ -30,6 +30,9 @@ fn decode_fixture(name: &str) -> Trigger {
     decode(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// The ETag every S3 and EventBridge fixture carries (an empty object's MD5).
+const FIXTURE_ETAG: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
 fn object(key: &str, size: Option<u64>, version_id: Option<&str>) -> ObjectRef {
     ObjectRef {
         bucket: BUCKET.into(),
@@ -38,6 +41,7 @@ fn object(key: &str, size: Option<u64>, version_id: Option<&str>) -> ObjectRef {
         version_id: version_id.map(str::to_owned),
         requester: None,
         source_ip: None,
+        etag: None,
     }
 }
 
@@ -47,6 +51,7 @@ fn s3_written(object: ObjectRef) -> ObjectRef {
     ObjectRef {
         requester: Some("AWS:AROAEXAMPLEROLEID:regionalDeliverySession".into()),
         source_ip: Some("10.0.0.1".into()),
+        etag: Some(FIXTURE_ETAG.into()),
         ..object
     }
 }
@@ -57,6 +62,7 @@ fn eb_written(object: ObjectRef) -> ObjectRef {
     ObjectRef {
         requester: Some("cloudtrail.amazonaws.com".into()),
         source_ip: Some("10.0.0.1".into()),
+        etag: Some(FIXTURE_ETAG.into()),
         ..object
     }
 }

@@ -356,6 +356,7 @@ async fn a_publish_that_fails_fails_the_invocation() {
             version_id: None,
             requester: None,
             source_ip: None,
+            etag: None,
         })
         .await
         .unwrap();
@@ -593,6 +594,7 @@ async fn an_insights_file_alerts_once_per_starting_insight() {
             version_id: None,
             requester: None,
             source_ip: None,
+            etag: None,
         })
         .await
         .unwrap();

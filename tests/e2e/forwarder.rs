@@ -147,6 +147,7 @@ async fn handler_forwards_every_record_of_a_real_file_exactly_once() {
             version_id: None,
             requester: None,
             source_ip: None,
+            etag: None,
         })
         .await
         .unwrap();

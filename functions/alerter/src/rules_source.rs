@@ -34,6 +34,7 @@ pub async fn read_rules_object(
         version_id: None,
         requester: None,
         source_ip: None,
+        etag: None,
     };
     let reader = open_object(s3, &object).await?.into_blocking_reader();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, RulesSourceError> {

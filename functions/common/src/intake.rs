@@ -130,6 +130,7 @@ where
                 version_id: notice.version_id.clone(),
                 requester: None,
                 source_ip: None,
+                etag: None,
             },
         );
         let fut = on_deletion(notice);
@@ -237,6 +238,7 @@ mod tests {
                 version_id: None,
                 requester: None,
                 source_ip: None,
+                etag: None,
             },
             item_id: id.map(str::to_owned),
         }

@@ -124,6 +124,7 @@ fn warnings_alert_only_when_asked() {
         version_id: None,
         requester: None,
         source_ip: None,
+        etag: None,
     };
     for (alert_on_warn, expected) in [(false, 0), (true, 1)] {
         let v = verifier(&c, alert_on_warn);
@@ -158,6 +159,7 @@ fn other_objects_are_skipped_and_counted() {
         version_id: None,
         requester: None,
         source_ip: None,
+        etag: None,
     };
     let outcome = rt().block_on(v.process_object(&object)).unwrap();
     assert_eq!(

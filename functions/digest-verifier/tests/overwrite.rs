@@ -112,6 +112,7 @@ fn created(key: &str, version: Option<&str>) -> ObjectRef {
         version_id: version.map(str::to_owned),
         requester: Some("210987654321".into()),
         source_ip: Some("198.51.100.7".into()),
+        etag: None,
     }
 }
 

@@ -216,6 +216,7 @@ mod tests {
             version_id: version.map(str::to_owned),
             requester: Some("AWS:AIDAEXAMPLE".into()),
             source_ip: Some("203.0.113.9".into()),
+            etag: None,
         }
     }
 

@@ -85,6 +85,7 @@ pub(super) fn decode(payload: &Value) -> Result<Trigger, TriggerError> {
                 version_id: task.s3_version_id.filter(|id| !id.is_empty()),
                 requester: None,
                 source_ip: None,
+                etag: None,
             },
             item_id: Some(task.task_id),
         });

@@ -179,6 +179,7 @@ pub(super) fn decode_s3_records(records: &[Value]) -> Result<Decoded, TriggerErr
         )?;
         object.requester = deletion::text(record.pointer("/userIdentity/principalId"));
         object.source_ip = deletion::text(record.pointer("/requestParameters/sourceIPAddress"));
+        object.etag = etag(record.pointer("/s3/object/eTag"));
         objects.push(object);
     }
     Ok(Decoded {
@@ -187,6 +188,13 @@ pub(super) fn decode_s3_records(records: &[Value]) -> Result<Decoded, TriggerErr
         deletions,
         ignored,
     })
+}
+
+/// An ETag as S3 events write it (`"…"` quotes stripped); absent or empty is `None`.
+fn etag(value: Option<&Value>) -> Option<String> {
+    deletion::text(value)
+        .map(|e| e.trim_matches('"').to_owned())
+        .filter(|e| !e.is_empty())
 }
 
 /// Builds an [`ObjectRef`], refusing what no S3 API call could use.
@@ -215,6 +223,7 @@ fn object_ref(
         version_id,
         requester: None,
         source_ip: None,
+        etag: None,
     })
 }
 
@@ -304,6 +313,7 @@ fn decode_eventbridge(value: &Value) -> Result<Decoded, TriggerError> {
         .ok_or_else(|| malformed(SHAPE, "`Object Created` without `detail`"))?;
     let requester = deletion::text(detail.get("requester"));
     let source_ip = deletion::text(detail.get("source-ip-address"));
+    let object_etag = etag(detail.pointer("/object/etag"));
     let detail = EventBridgeS3Detail::deserialize(&detail)
         .map_err(|error| malformed(SHAPE, format!("`detail`: {error}")))?;
     let mut object = object_ref(
@@ -315,6 +325,7 @@ fn decode_eventbridge(value: &Value) -> Result<Decoded, TriggerError> {
     )?;
     object.requester = requester;
     object.source_ip = source_ip;
+    object.etag = object_etag;
     Ok(Decoded {
         shape: MessageShape::EventBridge,
         objects: vec![object],

@@ -92,6 +92,7 @@ fn old_file_without_prefix_is_expired_with_its_age() {
                 version_id: Some("v1".into()),
                 requester: None,
                 source_ip: None,
+                etag: None,
             },
         }]
     );
@@ -193,6 +194,7 @@ fn rebuilt_payload_keeps_size_version_and_odd_keys() {
         version_id: Some("v+2".into()),
         requester: None,
         source_ip: None,
+        etag: None,
     }];
     let decoded = decode(&s3_notification(&objects)).unwrap();
     let back: Vec<ObjectRef> = decoded.items.into_iter().map(|i| i.object).collect();

@@ -37,16 +37,13 @@ pub struct WorkKey {
 }
 
 impl WorkKey {
-    pub fn new(function: &'static str, object: &ObjectRef, etag: Option<&str>) -> Self {
+    pub fn new(function: &'static str, object: &ObjectRef) -> Self {
         let version = object
             .version_id
             .as_deref()
             .filter(|v| !v.is_empty() && *v != "null")
             .map(|v| format!("v:{v}"))
-            .or_else(|| {
-                etag.filter(|e| !e.is_empty())
-                    .map(|e| format!("e:{}", e.trim_matches('"')))
-            })
+            .or_else(|| object.etag.as_deref().map(|e| format!("e:{e}")))
             .unwrap_or_else(|| "-".to_owned());
         Self {
             function,
