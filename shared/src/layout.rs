@@ -12,8 +12,11 @@
 //! account / region / date they repeat must agree, else the key is [`SkipReason::MalformedName`].
 
 mod name;
+mod regions;
 #[cfg(test)]
 mod tests;
+
+pub use regions::{KNOWN_REGIONS, is_known_region};
 
 use serde::Serialize;
 

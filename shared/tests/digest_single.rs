@@ -300,6 +300,55 @@ fn key_service_failure_is_an_error_not_key_not_found() {
     assert!(matches!(err, VerifyError::Keys(_)), "{err:?}");
 }
 
+/// An attacker who writes a digest under a region AWS does not have, naming that region in the
+/// document too, passes the claim checks; the key lookup then fails (no such endpoint). That must
+/// be a finding, not an outage: the failure queue is not where a forgery should end.
+#[test]
+fn a_consistently_forged_region_whose_keys_cannot_be_fetched_is_a_finding() {
+    let forged = TestChain::build(
+        TrailLayout {
+            region: "zz-fake-9".into(),
+            home_region: "zz-fake-9".into(),
+            ..TrailLayout::default()
+        },
+        TestKey::generate(),
+        &ChainOptions::default(),
+    );
+    let t = target(&forged, 1);
+    assert_eq!(t.region, "zz-fake-9");
+    let report = block_on(verify_digest(&forged.store(), &DownKeys, &t, 4)).unwrap();
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert_eq!(report.codes(), vec![FindingCode::DigestRegionUnknown]);
+    let finding = &report.findings[0];
+    assert!(finding.detail.contains("zz-fake-9"), "{}", finding.detail);
+    assert!(
+        finding.detail.contains("ThrottlingException"),
+        "{}",
+        finding.detail
+    );
+
+    // Negative control: the same outage in a real region stays an error (retried), never a
+    // verdict — see key_service_failure_is_an_error_not_key_not_found for us-east-1 — and a
+    // real region that is not the chain's default is no exception.
+    let real = TestChain::build(
+        TrailLayout {
+            region: "ap-southeast-7".into(),
+            home_region: "ap-southeast-7".into(),
+            ..TrailLayout::default()
+        },
+        TestKey::generate(),
+        &ChainOptions::default(),
+    );
+    let err = block_on(verify_digest(
+        &real.store(),
+        &DownKeys,
+        &target(&real, 1),
+        4,
+    ))
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::Keys(_)), "{err:?}");
+}
+
 #[test]
 fn an_empty_range_is_never_a_success() {
     let c = chain();

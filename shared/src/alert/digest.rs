@@ -83,6 +83,7 @@ pub fn next_step(code: FindingCode) -> &'static str {
         | DigestFormat
         | DigestTooLarge
         | DigestClaimMismatch
+        | DigestRegionUnknown
         | DigestTimeImplausible => {
             "Treat the digest and the logs it covers as untrusted: check who wrote the object (S3 server access logs / CloudTrail data events, object versions) and preserve the bucket state."
         }

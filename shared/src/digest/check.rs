@@ -9,7 +9,7 @@ use super::model::{DigestDocument, ParsedDigest, SIGNATURE_ALGORITHM};
 use super::signature::{SignatureCheck, decode_signature_hex, verify_sha256_rsa};
 use super::signing::signing_string;
 use super::store::{DigestStore, PublicKeySource, StoreError};
-use crate::layout::{ObjectKind, classify};
+use crate::layout::{ObjectKind, classify, is_known_region};
 use time::OffsetDateTime;
 
 /// Largest decompressed digest accepted. A digest lists one entry (about 350 bytes) per log file
@@ -258,9 +258,27 @@ pub async fn check_digest_object<S: DigestStore, K: PublicKeySource>(
         );
     }
 
-    let candidates = keys
+    let candidates = match keys
         .public_keys(&target.region, &doc.public_key_fingerprint, doc.end)
-        .await?;
+        .await
+    {
+        Ok(candidates) => candidates,
+        // A region consistently forged in the key and the document passes the claim checks, and
+        // its key lookup fails (no such endpoint) as an outage would: for a region AWS does not
+        // have, that failure is the finding. For a real region it stays an error, and is retried.
+        Err(e) if !is_known_region(&target.region) => {
+            check.add(
+                FindingCode::DigestRegionUnknown,
+                format!(
+                    "region {:?} is not an AWS region and its public keys cannot be fetched ({})",
+                    target.region, e.0
+                ),
+            );
+            check.document = Some(doc);
+            return Ok(check);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let key = match select_key(&candidates, &doc.public_key_fingerprint) {
         Ok(k) => k,
         Err(e) => {

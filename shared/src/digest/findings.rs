@@ -86,6 +86,8 @@ finding_codes! {
         "The digest object, or its decompressed content, is larger than any CloudTrail digest (a decompression bomb or a planted object).";
     DigestClaimMismatch => "DIGEST_CLAIM_MISMATCH", Error,
         "The digest's own claims contradict its object key: the region or end time it names is not the one the key carries.";
+    DigestRegionUnknown => "DIGEST_REGION_UNKNOWN", Error,
+        "The digest names a region AWS does not have, and no CloudTrail key service answers for it: the region was forged.";
     DigestTimeImplausible => "DIGEST_TIME_IMPLAUSIBLE", Error,
         "The digest's times are impossible: in the future, before CloudTrail digests existed, or ending before they start.";
     ChainPrevSignatureMismatch => "CHAIN_PREV_SIGNATURE_MISMATCH", Error,
