@@ -1,4 +1,8 @@
 //! The Lambda runtime loop every function runs: JSON in, JSON out, state built once.
+//!
+//! Each invocation runs inside a task-local [`Invocation`] (its deadline and request id), so code
+//! deep in a handler (the state table's lease, its owner tokens) knows them without threading the
+//! Lambda context through every signature.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,6 +11,21 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::intake::InvocationError;
+
+/// Lambda's maximum timeout: the longest any invocation can still be running.
+pub const MAX_INVOCATION_MS: i64 = 15 * 60 * 1000;
+
+/// What the current invocation is: set by [`serve`] around each handler future.
+#[derive(Debug, Clone)]
+struct Invocation {
+    /// When Lambda stops the invocation, ms since the Unix epoch.
+    deadline_ms: i64,
+    request_id: String,
+}
+
+tokio::task_local! {
+    static INVOCATION: Invocation;
+}
 
 /// Serves invocations with `handle(state, payload)` until the runtime stops. `state` is built
 /// once by `main` (configuration, SDK clients, caches) and shared by all invocations.
@@ -22,11 +41,78 @@ where
     let handle = Arc::new(handle);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (state, handle) = (state.clone(), handle.clone());
-        async move {
+        let invocation = Invocation {
+            deadline_ms: i64::try_from(event.context.deadline).unwrap_or(i64::MAX),
+            request_id: event.context.request_id.clone(),
+        };
+        INVOCATION.scope(invocation, async move {
             handle(state, event.payload)
                 .await
                 .map_err(lambda_runtime::Diagnostic::from)
-        }
+        })
     }))
     .await
+}
+
+/// The current invocation's deadline (ms since the Unix epoch); `None` outside an invocation
+/// (unit tests, the CLI) or in a task spawned without the task-local (`tokio::spawn` does not
+/// inherit it: use [`with_current_invocation`]).
+pub fn invocation_deadline_ms() -> Option<i64> {
+    INVOCATION.try_with(|i| i.deadline_ms).ok()
+}
+
+/// The current invocation's request id; `None` outside an invocation.
+pub fn invocation_request_id() -> Option<String> {
+    INVOCATION.try_with(|i| i.request_id.clone()).ok()
+}
+
+/// Wraps `fut` so it sees the current invocation (if any), for futures handed to `tokio::spawn`.
+pub fn with_current_invocation<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let current = INVOCATION.try_with(Clone::clone).ok();
+    async move {
+        match current {
+            Some(inv) => INVOCATION.scope(inv, fut).await,
+            None => fut.await,
+        }
+    }
+}
+
+/// Until when a claim made now holds: the invocation's deadline when known (after it Lambda has
+/// stopped this attempt, so another may take over), else `now + 15 minutes`, Lambda's maximum
+/// timeout (no invocation can outlive it).
+pub fn lease_until_ms(now_ms: i64) -> i64 {
+    invocation_deadline_ms().unwrap_or(now_ms.saturating_add(MAX_INVOCATION_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn outside_an_invocation_nothing_is_known_and_the_lease_is_the_maximum_timeout() {
+        assert_eq!(invocation_deadline_ms(), None);
+        assert_eq!(invocation_request_id(), None);
+        assert_eq!(lease_until_ms(1_000), 1_000 + 900_000);
+    }
+
+    #[tokio::test]
+    async fn inside_an_invocation_its_deadline_bounds_the_lease_also_in_spawned_tasks() {
+        let inv = Invocation {
+            deadline_ms: 5_000,
+            request_id: "req-1".into(),
+        };
+        INVOCATION
+            .scope(inv, async {
+                assert_eq!(invocation_deadline_ms(), Some(5_000));
+                assert_eq!(invocation_request_id().as_deref(), Some("req-1"));
+                assert_eq!(lease_until_ms(1_000), 5_000);
+                // A plain spawn loses the task-local; the wrapper carries it.
+                let plain = tokio::spawn(async { invocation_deadline_ms() });
+                assert_eq!(plain.await.unwrap(), None);
+                let carried =
+                    tokio::spawn(with_current_invocation(async { invocation_deadline_ms() }));
+                assert_eq!(carried.await.unwrap(), Some(5_000));
+            })
+            .await;
+    }
 }

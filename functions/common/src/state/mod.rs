@@ -16,7 +16,13 @@
 //!                         failed
 //! ```
 
+pub mod dynamo;
 pub mod memory;
+pub mod store;
+
+pub use dynamo::DynamoStateStore;
+pub use memory::MemoryStateStore;
+pub use store::{Store, new_owner_token, record_ttl_secs};
 
 use std::collections::BTreeSet;
 use std::future::Future;

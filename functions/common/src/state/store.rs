@@ -1,0 +1,186 @@
+//! The state store a function runs with, chosen once at cold start from the environment.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{
+    Claim, DynamoStateStore, MemoryStateStore, StateError, StateStore, WindowKey, WindowTotal,
+    WorkKey,
+};
+use crate::config::{ConfigError, optional_env, parse_env};
+
+/// Default record lifetime: the failure queues keep messages 14 days, so a redrive on the last
+/// day still finds the record and skips or resumes the work; one day more for the redrive itself.
+pub const DEFAULT_STATE_TTL_DAYS: i64 = 15;
+
+/// The state table (`STATE_TABLE` set) or, without one, memory: repeated deliveries are then
+/// recognised only within one container.
+#[derive(Debug)]
+pub enum Store {
+    Dynamo(DynamoStateStore),
+    Memory(MemoryStateStore),
+}
+
+impl Store {
+    /// `STATE_TABLE` set: the DynamoDB store on that table, records kept `STATE_TTL_DAYS`
+    /// (default 15). Unset: memory, with a warning.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
+        let ttl = record_ttl_secs()?;
+        match optional_env("STATE_TABLE")? {
+            Some(table) => Ok(Store::Dynamo(DynamoStateStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                table.trim(),
+                ttl,
+            ))),
+            None => {
+                tracing::warn!(
+                    "STATE_TABLE not set: repeated deliveries are only recognised within this container"
+                );
+                Ok(Store::Memory(MemoryStateStore::new()))
+            }
+        }
+    }
+}
+
+/// How long a work record is kept after its last write, seconds: `STATE_TTL_DAYS` days (1..=365,
+/// default 15).
+pub fn record_ttl_secs() -> Result<i64, ConfigError> {
+    let days: i64 = parse_env("STATE_TTL_DAYS", DEFAULT_STATE_TTL_DAYS)?;
+    if !(1..=365).contains(&days) {
+        return Err(ConfigError::Invalid {
+            name: "STATE_TTL_DAYS",
+            reason: format!("{days} is not in 1..=365"),
+        });
+    }
+    Ok(days * 86_400)
+}
+
+/// A token unique to one claim: the invocation's request id (unique per invocation, retries
+/// included) and a process-wide counter (one invocation claims many objects). Outside an
+/// invocation: the process id and its start time instead of the request id.
+pub fn new_owner_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PROCESS: OnceLock<String> = OnceLock::new();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    match crate::runtime::invocation_request_id() {
+        Some(request_id) => format!("{request_id}/{n}"),
+        None => {
+            let process = PROCESS.get_or_init(|| {
+                let started = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                format!("local-{}-{started}", std::process::id())
+            });
+            format!("{process}/{n}")
+        }
+    }
+}
+
+impl StateStore for Store {
+    async fn claim(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        lease_until_ms: i64,
+        now_ms: i64,
+    ) -> Result<Claim, StateError> {
+        match self {
+            Store::Dynamo(s) => s.claim(work, owner, lease_until_ms, now_ms).await,
+            Store::Memory(s) => s.claim(work, owner, lease_until_ms, now_ms).await,
+        }
+    }
+
+    async fn checkpoint(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        records_done: u64,
+    ) -> Result<(), StateError> {
+        match self {
+            Store::Dynamo(s) => s.checkpoint(work, owner, records_done).await,
+            Store::Memory(s) => s.checkpoint(work, owner, records_done).await,
+        }
+    }
+
+    async fn record_published(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        alert_id: &str,
+    ) -> Result<(), StateError> {
+        match self {
+            Store::Dynamo(s) => s.record_published(work, owner, alert_id).await,
+            Store::Memory(s) => s.record_published(work, owner, alert_id).await,
+        }
+    }
+
+    async fn complete(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        outcome: &str,
+        expires_at_secs: i64,
+    ) -> Result<(), StateError> {
+        match self {
+            Store::Dynamo(s) => s.complete(work, owner, outcome, expires_at_secs).await,
+            Store::Memory(s) => s.complete(work, owner, outcome, expires_at_secs).await,
+        }
+    }
+
+    async fn release(&self, work: &WorkKey, owner: &str) -> Result<(), StateError> {
+        match self {
+            Store::Dynamo(s) => s.release(work, owner).await,
+            Store::Memory(s) => s.release(work, owner).await,
+        }
+    }
+
+    async fn add_to_window(
+        &self,
+        window: &WindowKey,
+        contribution: &str,
+        count: u64,
+        samples: Vec<String>,
+        max_samples: usize,
+        expires_at_secs: i64,
+    ) -> Result<WindowTotal, StateError> {
+        match self {
+            Store::Dynamo(s) => {
+                s.add_to_window(
+                    window,
+                    contribution,
+                    count,
+                    samples,
+                    max_samples,
+                    expires_at_secs,
+                )
+                .await
+            }
+            Store::Memory(s) => {
+                s.add_to_window(
+                    window,
+                    contribution,
+                    count,
+                    samples,
+                    max_samples,
+                    expires_at_secs,
+                )
+                .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_tokens_are_unique_within_a_process() {
+        let a = new_owner_token();
+        let b = new_owner_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with("local-"), "{a}");
+    }
+}
