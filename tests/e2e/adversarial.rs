@@ -7,7 +7,9 @@ use serde_json::Value;
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::chains::{public_keys_file, variant};
 use trailwatch_e2e::{LambdaWatch, Moto, events, upload_objects};
-use trailwatch_shared::digest::testkit::{VariantCase, gzip};
+use trailwatch_shared::digest::testkit::{
+    ChainOptions, TestChain, TestKey, TrailLayout, VariantCase, gzip,
+};
 use trailwatch_shared::digest::{MAX_DIGEST_BYTES, META_SIGNATURE};
 
 /// What one verification of one digest gave.
@@ -46,6 +48,19 @@ impl Outcome {
 /// Uploads `case` (already tampered with as the attack needs) to a versioned bucket, then runs
 /// the binary on digest `index` with the EventBridge event S3 sends, version-id included.
 async fn verify(case: &VariantCase, index: usize) -> Outcome {
+    verify_with(case, index, Keys::File).await
+}
+
+/// Where the binary gets CloudTrail's public keys.
+enum Keys {
+    /// The case's keys for us-east-1 in a `PUBLIC_KEYS_FILE` (moto has no ListPublicKeys).
+    File,
+    /// `ListPublicKeys` at an endpoint nothing answers on: what the call does for a region that
+    /// does not exist (no such host), for every region.
+    Unreachable,
+}
+
+async fn verify_with(case: &VariantCase, index: usize, keys: Keys) -> Outcome {
     let moto = Moto::start();
     let cfg = moto.sdk_config().await;
     let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
@@ -74,13 +89,19 @@ async fn verify(case: &VariantCase, index: usize) -> Outcome {
         .version_id
         .expect("versioned bucket");
 
-    let keys = public_keys_file(case, "us-east-1");
+    let key_file = public_keys_file(case, "us-east-1");
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        keys.path().to_string_lossy().into(),
-    ));
+    match keys {
+        Keys::File => env.push((
+            "PUBLIC_KEYS_FILE".into(),
+            key_file.path().to_string_lossy().into(),
+        )),
+        Keys::Unreachable => env.push((
+            "AWS_ENDPOINT_URL_CLOUDTRAIL".into(),
+            format!("http://127.0.0.1:{}", closed_port()),
+        )),
+    }
     let watch = LambdaWatch::start("digest-verifier", &env);
     let response = watch.invoke(&events::eventbridge_object_version_created(
         &bucket, &key, &version,
@@ -95,6 +116,12 @@ async fn verify(case: &VariantCase, index: usize) -> Outcome {
         log,
         peak_rss_kib,
     }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
 }
 
 /// The attack ended in a verdict (not an infrastructure error) and one tamper alert carrying
@@ -299,4 +326,35 @@ async fn the_version_named_in_the_event_is_verified_not_a_later_overwrite() {
             .any(|a| a["MessageAttributes"]["rule_id"]["Value"] == "OBJECT_OVERWRITTEN"),
         "{alerts:#?}"
     );
+}
+
+/// A region forged consistently (key folder, file name and `digestS3Object` all say `zz-fake-9`)
+/// passes the claim checks; its keys cannot be fetched (no such endpoint), which must end in a
+/// finding, not in the failure queue as an outage would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consistently_forged_region_is_a_finding_not_an_outage() {
+    let mut case = variant("clean");
+    let forged = TestChain::build(
+        TrailLayout {
+            region: "zz-fake-9".into(),
+            home_region: "zz-fake-9".into(),
+            ..case.chains[0].layout.clone()
+        },
+        TestKey::generate(),
+        &ChainOptions::default(),
+    );
+    case.chains = vec![forged];
+    let o = verify_with(&case, 2, Keys::Unreachable).await;
+    assert_alerted(&o, "DIGEST_REGION_UNKNOWN");
+
+    // Negative control: the same unreachable key service for a real region is an outage — the
+    // object fails (retried, then the failure queue) and no verdict or alert is given.
+    let real = verify_with(&variant("clean"), 2, Keys::Unreachable).await;
+    let err = real
+        .response
+        .as_ref()
+        .expect_err("an outage fails the object");
+    assert!(err.contains("ListPublicKeys"), "{err}");
+    assert!(real.alerts.is_empty(), "{:#?}", real.alerts);
+    assert_eq!(real.verdict(), None, "{}", real.log);
 }
