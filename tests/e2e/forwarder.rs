@@ -8,6 +8,7 @@ use forwarder::stream_name::{DEFAULT_TEMPLATE, StreamNameTemplate};
 use forwarder::{Forwarder, ForwarderConfig, ObjectOutcome};
 use serde_json::{Value, json};
 use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time};
+use trailwatch_lambda_common::state::memory::MemoryStateStore;
 
 const BUCKET: &str = "trail-bucket";
 const GROUP: &str = "/trailwatch/e2e";
@@ -93,16 +94,18 @@ async fn put(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) {
 fn forwarder_state(
     s3: aws_sdk_s3::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
-) -> Forwarder<CloudWatchSink> {
+) -> Forwarder<CloudWatchSink, MemoryStateStore> {
     Forwarder {
         sink: Arc::new(CloudWatchSink::new(logs, GROUP.into())),
         s3,
+        state: Arc::new(MemoryStateStore::new()),
         config: ForwarderConfig {
             log_group: GROUP.into(),
             stream_template: StreamNameTemplate::parse(DEFAULT_TEMPLATE).unwrap(),
             forward_pattern: None,
             max_concurrency: 4,
             limits: Default::default(),
+            state_ttl_secs: 86_400,
         },
     }
 }

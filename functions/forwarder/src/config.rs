@@ -23,6 +23,8 @@ pub struct ForwarderConfig {
     pub max_concurrency: usize,
     /// `MAX_DECOMPRESSED_MB`: refuse files that inflate beyond this (default 2048).
     pub limits: ReaderLimits,
+    /// `STATE_TTL_DAYS`: how long the state table remembers a forwarded object version, seconds.
+    pub state_ttl_secs: i64,
 }
 
 impl ForwarderConfig {
@@ -54,6 +56,7 @@ impl ForwarderConfig {
                 max_decompressed_bytes: max_mb << 20,
                 ..ReaderLimits::default()
             },
+            state_ttl_secs: trailwatch_lambda_common::state::record_ttl_secs()?,
         })
     }
 }

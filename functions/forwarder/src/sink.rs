@@ -1,4 +1,16 @@
 //! Where batches go: CloudWatch Logs in production, a counting sink in benchmarks.
+//!
+//! Retries and duplicates. A PutLogEvents call whose answer is lost (a timeout or a dropped
+//! connection after the request was sent, a 5xx after the service stored the events) may have
+//! succeeded; sending it again then stores its events twice: PutLogEvents has no idempotency
+//! token. The SDK's standard retries (5 attempts) already re-send in those cases, and a failed
+//! object is retried by Lambda or a redrive from its last checkpoint, which re-sends the
+//! unacknowledged batch too: one lost acknowledgement can repeat that one batch, never more.
+//! This sink therefore adds attempts of its own only where the service refused the call before
+//! storing anything: `ThrottlingException` (a rate refusal) and `ResourceNotFoundException`
+//! (the stream is re-created first). An ambiguous failure is returned after the SDK's attempts,
+//! so one batch is not multiplied by our attempts on top of the SDK's during an outage, and the
+//! object fails with the cause (its retry resumes after the checkpoint).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -59,7 +71,8 @@ pub struct CloudWatchSink {
     known_streams: Mutex<HashSet<String>>,
 }
 
-/// Extra attempts on top of the SDK's own retries (which already back off on throttling/5xx).
+/// Extra attempts on top of the SDK's own retries, for refusals only (see the module doc): a
+/// longer throttling episode, or a stream deleted under us.
 const EXTRA_ATTEMPTS: u32 = 3;
 
 impl CloudWatchSink {
@@ -172,7 +185,7 @@ impl LogSink for CloudWatchSink {
                     // The stream was deleted, or never existed although we thought so.
                     self.ensure_stream(stream).await?;
                 }
-                Err(e) if is_transient(&e) && attempt <= EXTRA_ATTEMPTS => {
+                Err(e) if refused_before_storing(&e) && attempt <= EXTRA_ATTEMPTS => {
                     let delay = Duration::from_millis(200 * 2u64.pow(attempt));
                     tracing::warn!(stream, attempt, ?delay, error = %aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e), "PutLogEvents retry");
                     tokio::time::sleep(delay).await;
@@ -183,14 +196,14 @@ impl LogSink for CloudWatchSink {
     }
 }
 
-fn is_transient<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+/// Whether the service refused the call without storing any event, so that sending it again
+/// cannot duplicate: throttling. Timeouts, dropped connections, unreadable answers and 5xx are
+/// ambiguous (the events may be stored) and are not retried here beyond the SDK's attempts.
+fn refused_before_storing<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     match e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
         SdkError::ServiceError(se) => matches!(
             se.err().code(),
-            Some("ThrottlingException" | "ServiceUnavailableException" | "InternalFailure")
+            Some("ThrottlingException" | "LimitExceededException")
         ),
         _ => false,
     }
