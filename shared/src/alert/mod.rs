@@ -16,8 +16,10 @@
 //! - [`digest`]: the alert for a digest that failed (or warned) verification.
 //! - [`deletion`]: the alert for a CloudTrail log, digest or Insights file deleted from the bucket.
 //! - [`overwrite`]: the alert for a CloudTrail log, digest or Insights file written over.
+//! - [`asff`]: any alert as a Security Hub finding (ASFF), with a stable id per alert identity.
 
 pub mod ascii;
+pub mod asff;
 pub mod deletion;
 pub mod digest;
 pub mod event_summary;
