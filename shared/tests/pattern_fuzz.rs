@@ -171,7 +171,7 @@ proptest! {
         // Every generated pattern is valid: a rejected one fails `compile` and so the test.
         let defs: Vec<Rule> = patterns.iter().enumerate().map(|(i, p)| Rule {
             id: format!("r{i}"), title: String::new(), pattern: p.clone(), severity: Severity::Low,
-            threshold: 1, description: None, enabled: true,
+            threshold: 1, period: None, description: None, enabled: true,
         }).collect();
         let rules = CompiledRules::compile(defs).unwrap();
         let mut matched = Vec::new();

@@ -122,6 +122,7 @@ fn tricky_rules() -> Vec<Rule> {
         pattern: pattern.into(),
         severity: Severity::Low,
         threshold: 1,
+        period: None,
         description: None,
         enabled: true,
     };
@@ -275,6 +276,7 @@ fn shared_projection_agrees_with_each_corpus_pattern() {
                 pattern: c.pattern.clone(),
                 severity: Severity::Low,
                 threshold: 1,
+                period: None,
                 description: None,
                 enabled: true,
             });

@@ -30,6 +30,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum AlertKind {
     /// A rule reached its threshold in one log file.
     RuleMatch,
+    /// A rule with a period reached its threshold in one window, across log files.
+    RuleWindow,
     /// A CloudTrail Insights insight started.
     Insight,
     /// A digest file failed (or warned) verification.
@@ -44,7 +46,9 @@ impl AlertKind {
     /// The SNS protocols that get the JSON body instead of the e-mail text.
     pub fn machine_protocols(self) -> &'static [&'static str] {
         match self {
-            AlertKind::RuleMatch | AlertKind::Insight => &["sqs", "lambda", "https"],
+            AlertKind::RuleMatch | AlertKind::RuleWindow | AlertKind::Insight => {
+                &["sqs", "lambda", "https"]
+            }
             // Digest verdicts have always been sent as JSON to plain `http` endpoints too, and
             // rule alerts never were: subscribers rely on each, so both stay as they are.
             AlertKind::DigestVerdict => &["sqs", "lambda", "https", "http"],
@@ -61,6 +65,7 @@ impl AlertKind {
             AlertKind::RuleMatch | AlertKind::Insight => {
                 "The log file named above holds every event."
             }
+            AlertKind::RuleWindow => "The log files of the window hold every event.",
             AlertKind::DigestVerdict => "Run `trailwatch verify` for every finding.",
             AlertKind::ObjectDeleted | AlertKind::ObjectOverwritten => {
                 "The object's versions and the bucket's data events hold the rest."

@@ -12,6 +12,7 @@
 //! - [`subject`] / [`ascii`]: the subject line.
 //! - [`event_summary`]: the triage fields of one CloudTrail record.
 //! - [`rule_alert`] / [`scan`]: rules over one log file and the alerts they raise.
+//! - [`window_alert`]: rules with a `period`, counted over windows across files, and their alert.
 //! - [`insights`]: one alert per starting Insights insight.
 //! - [`digest`]: the alert for a digest that failed (or warned) verification.
 //! - [`deletion`]: the alert for a CloudTrail log, digest or Insights file deleted from the bucket.
@@ -29,6 +30,7 @@ pub mod overwrite;
 pub mod rule_alert;
 pub mod scan;
 pub mod subject;
+pub mod window_alert;
 
 pub use message::{AlertAttributes, AlertKind, AlertMessage, SCHEMA_VERSION};
 pub use subject::clean_subject;

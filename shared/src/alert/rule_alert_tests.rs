@@ -14,6 +14,7 @@ fn rule() -> Rule {
         pattern: "{ $.eventSource = cloudtrail.amazonaws.com }".into(),
         severity: Severity::High,
         threshold: 1,
+        period: None,
         description: Some(
             "Stopping or changing a trail blinds the audit log; confirm the change was planned.".into(),
         ),

@@ -12,6 +12,7 @@ use std::io::Read;
 use super::event_summary::EventSummary;
 use super::message::AlertMessage;
 use super::rule_alert::{FileContext, FileStats, MatchSample, RuleMatches, rule_alert};
+use super::window_alert::WindowedMatches;
 use crate::records::{RecordReader, RecordsError};
 use crate::rules::config::LoadedRules;
 
@@ -25,6 +26,9 @@ pub struct FileScan {
     pub records_evaluated: u64,
     /// Indexed like `LoadedRules::rules()`.
     pub per_rule: Vec<RuleMatches>,
+    /// Rules with a `period`: their matches placed in windows by `eventTime`
+    /// ([`super::window_alert`]); empty for the other rules. Indexed like `per_rule`.
+    pub windowed: Vec<WindowedMatches>,
     /// Why reading stopped before the end of the file, if it did. The counts cover the records
     /// read before.
     pub read_error: Option<RecordsError>,
@@ -48,8 +52,10 @@ pub fn scan_log_file<R: Read>(
 ) -> FileScan {
     let mut scan = FileScan {
         per_rule: vec![RuleMatches::default(); rules.rules().len()],
+        windowed: vec![WindowedMatches::default(); rules.rules().len()],
         ..FileScan::default()
     };
+    let periods: Vec<Option<u64>> = rules.rules().iter().map(|r| r.period).collect();
     let mut kept_bytes = vec![0usize; rules.rules().len()];
     let mut matched: Vec<usize> = Vec::with_capacity(rules.rules().len());
     loop {
@@ -73,6 +79,9 @@ pub fn scan_log_file<R: Read>(
                 continue;
             };
             m.count += 1;
+            if let (Some(Some(period)), Some(w)) = (periods.get(i), scan.windowed.get_mut(i)) {
+                w.add(record.json, *period);
+            }
             if m.samples.len() < max_events {
                 let sample = if kept_bytes[i] + record.json.len() <= MAX_KEPT_BYTES_PER_RULE {
                     MatchSample::from_record(record.json)
@@ -96,7 +105,9 @@ pub struct PlannedAlert {
     pub message: AlertMessage,
 }
 
-/// The alerts `scan` raises: one per rule whose matches reached its threshold.
+/// The alerts `scan` raises: one per rule without a period whose matches reached its threshold.
+/// A rule with a period never alerts per file: its threshold is over a window, across files
+/// (`functions/alerter/src/window.rs`).
 pub fn plan_alerts(scan: &FileScan, rules: &LoadedRules, file: &FileContext) -> Vec<PlannedAlert> {
     let read_error = scan.read_error.as_ref().map(ToString::to_string);
     let stats = FileStats {
@@ -108,7 +119,7 @@ pub fn plan_alerts(scan: &FileScan, rules: &LoadedRules, file: &FileContext) -> 
         .iter()
         .zip(&scan.per_rule)
         .enumerate()
-        .filter(|(_, (rule, m))| m.count > 0 && m.count >= rule.threshold)
+        .filter(|(_, (rule, m))| rule.period.is_none() && m.count > 0 && m.count >= rule.threshold)
         .map(|(i, (rule, m))| PlannedAlert {
             rule_index: i,
             message: rule_alert(rule, file, m, stats),

@@ -21,7 +21,7 @@ pub enum RuleError {
         position: usize,
         /// The rule's id, as written.
         id: String,
-        /// The field at fault: `id` or `threshold`.
+        /// The field at fault: `id`, `threshold` or `period`.
         field: &'static str,
         /// What is wrong with it.
         reason: String,
@@ -56,7 +56,7 @@ impl RuleError {
         }
     }
 
-    /// The field at fault: `id`, `pattern` or `threshold`.
+    /// The field at fault: `id`, `pattern`, `threshold` or `period`.
     pub fn field(&self) -> &'static str {
         match self {
             RuleError::Invalid { field, .. } => field,
@@ -105,7 +105,8 @@ impl CompiledRules {
     /// The one validation of rules, built-in or custom. Checks every rule, enabled or not, and
     /// fails on the first invalid one, naming its id and the field: an id that is blank, longer
     /// than 256 characters, holds a control character or is used twice; a threshold of 0;
-    /// a pattern that does not parse. Normalises what it keeps: the id trimmed, a blank title
+    /// a period that is not a metric alarm period ([`super::valid_period`]); a pattern that does
+    /// not parse. Normalises what it keeps: the id trimmed, a blank title
     /// replaced by the id, a blank description dropped. Disabled rules are then dropped.
     pub fn compile(rules: Vec<Rule>) -> Result<Self, RuleError> {
         let mut seen = HashSet::new();
@@ -133,6 +134,17 @@ impl CompiledRules {
             }
             if rule.threshold == 0 {
                 return Err(invalid("threshold", "must be at least 1"));
+            }
+            if let Some(period) = rule.period
+                && !super::valid_period(period)
+            {
+                return Err(invalid(
+                    "period",
+                    &format!(
+                        "{period} seconds is not a metric alarm period: must be 10, 30 or a \
+                         multiple of 60 from 60 to 86400"
+                    ),
+                ));
             }
             let pattern =
                 FilterPattern::parse(&rule.pattern).map_err(|source| RuleError::Pattern {

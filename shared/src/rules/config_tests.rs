@@ -308,3 +308,66 @@ fn the_readme_example_loads() {
     assert_eq!(loaded.rules()[1].threshold, 20);
     assert_eq!(loaded.rules()[1].severity, Severity::Low);
 }
+
+/// `period` turns the threshold into a windowed one; only metric alarm periods are accepted.
+#[test]
+fn period_accepts_metric_alarm_periods_only_and_names_the_rule() {
+    let with_period = |p: &str| {
+        load_custom(&format!(
+            r#"[{{"id":"burst","pattern":"x","severity":"LOW","threshold":5,"period":{p}}}]"#
+        ))
+    };
+    for ok in [10u64, 30, 60, 120, 300, 3600, 86_400] {
+        let loaded = with_period(&ok.to_string()).unwrap();
+        assert_eq!(loaded.rules()[0].period, Some(ok), "period {ok}");
+        assert_eq!(loaded.rules()[0].threshold, 5);
+    }
+    for bad in [0u64, 1, 20, 45, 59, 90, 61, 86_460, 172_800] {
+        let e = with_period(&bad.to_string()).unwrap_err().to_string();
+        let want = format!(
+            "CUSTOM_RULES: rule \"burst\": period: {bad} seconds is not a metric alarm period: \
+             must be 10, 30 or a multiple of 60 from 60 to 86400"
+        );
+        assert_eq!(e, want, "period {bad}");
+    }
+    for (bad, needle) in [
+        ("-300", "period: invalid value"),
+        ("\"300\"", "period: invalid type"),
+    ] {
+        let e = with_period(bad).unwrap_err().to_string();
+        assert!(e.contains("\"burst\"") && e.contains(needle), "{bad}: {e}");
+    }
+    // A disabled rule is still checked.
+    let e =
+        load_custom(r#"[{"id":"off","pattern":"x","severity":"LOW","period":7,"enabled":false}]"#)
+            .unwrap_err();
+    assert!(
+        e.to_string().contains("rule \"off\": period: 7 seconds"),
+        "{e}"
+    );
+    // Negative control: no period is a per-file rule, as before.
+    assert_eq!(
+        load_custom(&format!("[{GUARDDUTY}]")).unwrap().rules()[0].period,
+        None
+    );
+}
+
+/// Built-in sets have no period and keep their serialized form: `period` is written only when set.
+#[test]
+fn period_is_absent_from_builtin_rules_and_their_serialized_form() {
+    for name in rules::BUILTIN_SET_NAMES {
+        for r in rules::builtin_set(name).unwrap() {
+            assert_eq!(r.period, None, "{name} {}", r.id);
+            let json = serde_json::to_string(&r).unwrap();
+            assert!(!json.contains(r#""period":"#), "{json}");
+        }
+    }
+    let windowed = parse_rules(
+        "t",
+        r#"[{"id":"w","pattern":"x","severity":"LOW","threshold":5,"period":300}]"#,
+    )
+    .unwrap();
+    let json = serde_json::to_string(&windowed[0]).unwrap();
+    assert!(json.contains(r#""period":300"#), "{json}");
+    assert_eq!(parse_rules("t", &format!("[{json}]")).unwrap(), windowed);
+}

@@ -110,9 +110,22 @@ pub struct Rule {
     pub pattern: String,
     /// How urgent a match is.
     pub severity: Severity,
-    /// Matches in one log file needed before the rule alerts; at least 1 (the default).
+    /// Matches needed before the rule alerts; at least 1 (the default). Without `period`, counted
+    /// within one log file; with it, over the period's window across files.
     #[serde(default = "default_threshold", deserialize_with = "field::threshold")]
     pub threshold: u64,
+    /// Seconds: when set, `threshold` counts matches over fixed windows of this length (aligned on
+    /// multiples of the period since the Unix epoch, like a CloudWatch metric alarm's period),
+    /// by each event's `eventTime`, per account and region, across files and invocations; the rule
+    /// then alerts once per window that reaches the threshold (see
+    /// [`crate::alert::window_alert`]), never per file. Compiled: 10, 30 or a multiple of 60 from
+    /// 60 to 86400 ([`valid_period`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "field::period"
+    )]
+    pub period: Option<u64>,
     /// Why the rule matters and what to do when it fires. Compiled: a blank one is dropped.
     #[serde(
         default,
@@ -123,6 +136,14 @@ pub struct Rule {
     /// Disabled rules are checked, then dropped by [`CompiledRules::compile`]; default true.
     #[serde(default = "default_enabled", deserialize_with = "field::enabled")]
     pub enabled: bool,
+}
+
+/// Whether `secs` is a period a rule may have: 10, 30, or a multiple of 60 from 60 to 86400 —
+/// the periods a CloudWatch metric alarm accepts (so an alarm a user moves here keeps its
+/// period), capped at one day, the longest one alarm evaluation covers. The cap also bounds what
+/// a window holds in the state table (one contribution id per log file that matched within it).
+pub fn valid_period(secs: u64) -> bool {
+    matches!(secs, 10 | 30) || (secs.is_multiple_of(60) && (60..=86_400).contains(&secs))
 }
 
 fn default_threshold() -> u64 {
@@ -150,6 +171,7 @@ mod field {
         id: String,
         pattern: String,
         threshold: u64,
+        period: Option<u64>,
         description: Option<String>,
         enabled: bool,
     );
