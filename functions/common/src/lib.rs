@@ -13,6 +13,7 @@ pub mod runtime;
 pub mod s3_read;
 pub mod s3_store;
 pub mod sdk;
+pub mod security_hub;
 pub mod sns;
 pub mod state;
 

@@ -17,7 +17,8 @@ pub struct PublishError {
 }
 
 fn refusal_text(refused: &bool, topic_arn: &str) -> String {
-    if *refused {
+    // A Security Hub import (security_hub::WithSecurityHub) names its own permission in its detail.
+    if *refused && !topic_arn.contains(":securityhub:") {
         format!(
             "permission denied: the role needs sns:Publish on {topic_arn} (and kms:GenerateDataKey* \
              and kms:Decrypt on the topic's key if it is encrypted): "
