@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip};
 use trailwatch_lambda_common::sns::SnsPublisher;
+use trailwatch_lambda_common::sns::once::AlertLedger;
+use trailwatch_lambda_common::state::MemoryStateStore;
 use trailwatch_shared::records::ReaderLimits;
 use trailwatch_shared::rules::config::{RuleSetSelection, load_rules};
 use trailwatch_shared::trigger::ObjectRef;
@@ -135,7 +137,7 @@ fn handler_state(
     w: &World,
     topic_arn: &str,
     rules: trailwatch_shared::rules::config::LoadedRules,
-) -> Alerter<SnsPublisher> {
+) -> Alerter<SnsPublisher, MemoryStateStore> {
     let config =
         AlerterConfig::from_lookup(|k| (k == "ALERT_TOPIC_ARN").then(|| topic_arn.to_owned()))
             .unwrap();
@@ -144,6 +146,7 @@ fn handler_state(
         publisher: Arc::new(SnsPublisher::new(w.sns.clone(), topic_arn)),
         rules: Arc::new(rules),
         limits: ReaderLimits::default(),
+        ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
         config,
     }
 }
@@ -365,7 +368,8 @@ async fn a_publish_that_fails_fails_the_invocation() {
         ObjectOutcome::LogFile {
             records: 63,
             matches: 0,
-            alerts: 0
+            alerts: 0,
+            already_published: 0
         }
     );
 }
@@ -602,7 +606,8 @@ async fn an_insights_file_alerts_once_per_starting_insight() {
         outcome,
         ObjectOutcome::InsightFile {
             records: 2,
-            alerts: 1
+            alerts: 1,
+            already_published: 0
         }
     );
     let got = drain_queue(&w).await;

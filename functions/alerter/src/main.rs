@@ -7,6 +7,8 @@ use alerter::config::AlerterConfig;
 use alerter::handler::Alerter;
 use anyhow::Context as _;
 use trailwatch_lambda_common::sns::SnsPublisher;
+use trailwatch_lambda_common::sns::once::AlertLedger;
+use trailwatch_lambda_common::state::{Store, record_ttl_secs};
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 use trailwatch_shared::records::ReaderLimits;
 use trailwatch_shared::rules::config::{load_rules, parse_rules};
@@ -17,6 +19,8 @@ async fn main() -> anyhow::Result<()> {
     let config = AlerterConfig::from_env()?;
     let sdk = load_sdk_config().await;
     let s3 = s3_client(&sdk);
+    // The state table (STATE_TABLE), once: which alerts of which file version are out.
+    let ledger = AlertLedger::new(Store::from_env(&sdk)?, record_ttl_secs()?);
 
     // Rules are validated as a whole before the first event: a bad rule fails cold start.
     let mut custom = Vec::new();
@@ -49,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         publisher: Arc::new(publisher),
         rules: Arc::new(rules),
         limits: ReaderLimits::default(),
+        ledger: Arc::new(ledger),
         config,
     });
     trailwatch_lambda_common::runtime::serve(state, |state, payload| async move {

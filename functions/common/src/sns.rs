@@ -1,6 +1,9 @@
 //! Publishing alerts to SNS: one `Publish` per alert document
 //! ([`trailwatch_shared::alert::AlertMessage`], built and sized in `shared`), with the
-//! attributes subscribers filter on. Both functions publish through [`AlertPublisher`].
+//! attributes subscribers filter on. Both functions publish through [`AlertPublisher`], and
+//! exactly once per unit of work through [`once::AlertLedger`].
+
+pub mod once;
 
 use std::future::Future;
 

@@ -1,15 +1,19 @@
 //! Deletions reported by S3 (EventBridge `Object Deleted`, S3 `ObjectRemoved:*`): a deleted
 //! CloudTrail log, digest or Insights file raises one CRITICAL alert
 //! (`trailwatch_shared::alert::deletion`); any other deleted key is logged and counted.
-//! A failed publish fails the deletion, so Lambda retries it.
+//! A failed publish fails the deletion, so Lambda retries it. The alert goes out once per
+//! deletion event (unit `del:…`, [`crate::alert_ids::deletion_work`]): the same notice delivered
+//! again, or retried after the publish, is skipped and counted (`DeletionsAlreadyAlerted`).
 
 use trailwatch_lambda_common::sns::AlertPublisher;
+use trailwatch_lambda_common::state::StateStore;
 use trailwatch_shared::alert::deletion::{self as alert, LostObject};
 use trailwatch_shared::digest::{DigestStore, PublicKeySource};
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::metrics::MetricLine;
 use trailwatch_shared::trigger::DeletionNotice;
 
+use crate::alert_ids::{DELETED, deletion_work};
 use crate::handler::{DigestVerifier, FUNCTION, METRIC_NAMESPACE, ObjectError};
 
 /// What happened to one deletion notice.
@@ -22,6 +26,11 @@ pub enum DeletionOutcome {
         /// The SNS message id.
         message_id: String,
     },
+    /// A repeated delivery (or retry) of a deletion already alerted: not alerted again.
+    AlreadyAlerted {
+        /// What the key held.
+        lost: LostObject,
+    },
     /// Not a CloudTrail log, digest or Insights file: logged and counted only.
     Counted {
         /// Why the key is not one of ours (the layout's skip reason).
@@ -29,7 +38,9 @@ pub enum DeletionOutcome {
     },
 }
 
-impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K, A> {
+impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher, T: StateStore>
+    DigestVerifier<S, K, A, T>
+{
     /// Alerts on the deletion of a CloudTrail file; counts any other deletion.
     pub async fn process_deletion(
         &self,
@@ -52,7 +63,21 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K,
                 .emit();
             return Ok(DeletionOutcome::Counted { reason });
         };
-        let message_id = self.alerts.publish(&alert::build(notice, &lost)).await?;
+        let alert = alert::build(notice, &lost);
+        let message_id = match deletion_work(notice) {
+            None => {
+                tracing::warn!(object = %uri,
+                    "deletion notice names no version, sequencer or request: published without a record, a repeat would alert again");
+                self.alerts.publish(&alert).await?
+            }
+            Some(work) => {
+                let unit = format!("the deletion of {uri}");
+                match self.publish_once(work, DELETED, &alert, &unit).await? {
+                    Some(message_id) => message_id,
+                    None => return Ok(already_alerted(&uri, lost)),
+                }
+            }
+        };
         tracing::warn!(
             object = %uri, lost = lost.kind.as_str(), version = %alert::version_text(notice),
             deletion_type = notice.deletion_type.as_str(),
@@ -70,4 +95,14 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K,
             .emit();
         Ok(DeletionOutcome::Alerted { lost, message_id })
     }
+}
+
+fn already_alerted(uri: &str, lost: LostObject) -> DeletionOutcome {
+    tracing::info!(object = %uri, "deletion already alerted (a repeated delivery): not alerted again");
+    MetricLine::new(METRIC_NAMESPACE)
+        .dimension("Function", FUNCTION)
+        .count("DeletionsAlreadyAlerted", 1)
+        .property("object", uri)
+        .emit();
+    DeletionOutcome::AlreadyAlerted { lost }
 }

@@ -5,9 +5,12 @@
 //!
 //! A composition root: verification is `trailwatch_shared::digest`, the alert document
 //! `trailwatch_shared::alert::digest`, and the S3 store, key source and SNS publisher are
-//! `trailwatch_lambda_common` (where `trailwatch verify` uses them too).
+//! `trailwatch_lambda_common` (where `trailwatch verify` uses them too). Each alert goes out
+//! once whatever the deliveries and retries: [`alert_ids`] names the units of work and alerts the
+//! state table records.
 #![forbid(unsafe_code)]
 
+pub mod alert_ids;
 pub mod config;
 pub mod deletion;
 pub mod handler;

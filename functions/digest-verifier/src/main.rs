@@ -8,6 +8,8 @@ use digest_verifier::{DigestVerifier, VerifierConfig, range_check};
 use trailwatch_lambda_common::key_source::{CloudTrailKeySource, KeySource};
 use trailwatch_lambda_common::s3_store::S3DigestStore;
 use trailwatch_lambda_common::sns::SnsPublisher;
+use trailwatch_lambda_common::sns::once::AlertLedger;
+use trailwatch_lambda_common::state::{Store, record_ttl_secs};
 use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 
 /// Everything built once: the verifier of single digests and the trail's folder lister.
@@ -28,11 +30,15 @@ async fn main() -> anyhow::Result<()> {
         None => KeySource::Api(Box::new(CloudTrailKeySource::new(sdk.clone()))),
     };
     let s3 = s3_client(&sdk);
+    // The state table (STATE_TABLE), once: which alerts of which digest, deletion and overwrite
+    // are out.
+    let ledger = AlertLedger::new(Store::from_env(&sdk)?, record_ttl_secs()?);
     let state = Arc::new(Service {
         verifier: DigestVerifier {
             store: S3DigestStore::new(s3.clone()),
             alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone()),
             keys,
+            ledger,
             config,
         },
         folders: S3TrailFolders::new(s3),

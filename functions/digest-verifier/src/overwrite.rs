@@ -5,14 +5,19 @@
 //! (ListObjectVersions, `s3:ListBucketVersions`); without a version id in the event (unversioned
 //! bucket) no check is possible, and the skip is counted. A refused listing is a
 //! `trailwatch.PermissionDenied` error; a failed publish fails the object, so Lambda retries it.
+//! The alert goes out once per overwriting version (unit `ow:v:…`,
+//! [`crate::alert_ids::overwrite_work`]): a repeated delivery is skipped and counted
+//! (`OverwritesAlreadyAlerted`).
 
 use trailwatch_lambda_common::sns::AlertPublisher;
+use trailwatch_lambda_common::state::StateStore;
 use trailwatch_shared::alert::deletion::{LostObject, lost_object};
 use trailwatch_shared::alert::overwrite as alert;
 use trailwatch_shared::digest::{DigestStore, PublicKeySource, VerifyError};
 use trailwatch_shared::metrics::MetricLine;
 use trailwatch_shared::trigger::ObjectRef;
 
+use crate::alert_ids::{OVERWRITTEN, overwrite_work};
 use crate::handler::{DigestVerifier, FUNCTION, METRIC_NAMESPACE, ObjectError};
 
 /// What the overwrite check found for one created object.
@@ -23,6 +28,11 @@ pub enum OverwriteOutcome {
     /// The event carries no version id (unversioned bucket), or `OVERWRITE_CHECK` is false: no
     /// check; counted (`OverwriteCheckSkipped`).
     Skipped,
+    /// A repeated delivery of an overwrite already alerted: not alerted again.
+    AlreadyAlerted {
+        /// What the key holds.
+        affected: LostObject,
+    },
     /// The event's version is the only one: a first write.
     FirstWrite,
     /// Another version existed: the alert was published.
@@ -36,7 +46,9 @@ pub enum OverwriteOutcome {
     },
 }
 
-impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K, A> {
+impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher, T: StateStore>
+    DigestVerifier<S, K, A, T>
+{
     /// Alerts when a created CloudTrail file's key already had another version.
     pub async fn check_overwrite(
         &self,
@@ -46,23 +58,24 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K,
             return Ok(OverwriteOutcome::NotCloudTrail);
         };
         let uri = format!("s3://{}/{}", object.bucket, object.key);
-        let skip_reason = if object.version_id.is_none() {
-            Some("no version id in the event (unversioned bucket)")
-        } else if !self.config.overwrite_check {
-            Some("OVERWRITE_CHECK is false")
-        } else {
-            None
+        let checked_version = match (object.version_id.as_deref(), self.config.overwrite_check) {
+            (None, _) => Err("no version id in the event (unversioned bucket)"),
+            (Some(_), false) => Err("OVERWRITE_CHECK is false"),
+            (Some(v), true) => Ok(v),
         };
-        if let Some(reason) = skip_reason {
-            tracing::info!(object = %uri, %reason, "overwrite check skipped");
-            MetricLine::new(METRIC_NAMESPACE)
-                .dimension("Function", FUNCTION)
-                .count("OverwriteCheckSkipped", 1)
-                .property("object", uri)
-                .property("skipReason", reason.to_owned())
-                .emit();
-            return Ok(OverwriteOutcome::Skipped);
-        }
+        let version_id = match checked_version {
+            Ok(v) => v,
+            Err(reason) => {
+                tracing::info!(object = %uri, %reason, "overwrite check skipped");
+                MetricLine::new(METRIC_NAMESPACE)
+                    .dimension("Function", FUNCTION)
+                    .count("OverwriteCheckSkipped", 1)
+                    .property("object", uri)
+                    .property("skipReason", reason.to_owned())
+                    .emit();
+                return Ok(OverwriteOutcome::Skipped);
+            }
+        };
         let versions = self
             .store
             .list_versions(&object.bucket, &object.key)
@@ -73,10 +86,18 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher> DigestVerifier<S, K,
             tracing::debug!(object = %uri, "first write of a CloudTrail file");
             return Ok(OverwriteOutcome::FirstWrite);
         }
-        let message_id = self
-            .alerts
-            .publish(&alert::build(object, &earlier, &affected))
-            .await?;
+        let alert = alert::build(object, &earlier, &affected);
+        let work = overwrite_work(object, version_id);
+        let unit = format!("the overwrite check of {uri}");
+        let Some(message_id) = self.publish_once(work, OVERWRITTEN, &alert, &unit).await? else {
+            tracing::info!(object = %uri, "overwrite already alerted (a repeated delivery): not alerted again");
+            MetricLine::new(METRIC_NAMESPACE)
+                .dimension("Function", FUNCTION)
+                .count("OverwritesAlreadyAlerted", 1)
+                .property("object", uri)
+                .emit();
+            return Ok(OverwriteOutcome::AlreadyAlerted { affected });
+        };
         tracing::warn!(
             object = %uri, kind = affected.kind.as_str(),
             version = object.version_id.as_deref().unwrap_or("-"), earlier = earlier.len(),

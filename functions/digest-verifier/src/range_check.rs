@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::intake::{InvocationError, ItemsFailed};
 use trailwatch_lambda_common::sns::AlertPublisher;
+use trailwatch_lambda_common::state::StateStore;
 use trailwatch_shared::alert::digest::{self as alert, AlertContext};
 use trailwatch_shared::digest::{
     DigestStore, PublicKeySource, RangeRequest, StoreError, Verdict, VerifyError, verify_range,
@@ -177,8 +178,8 @@ fn now() -> i64 {
 }
 
 /// Runs the range check: every chain of the trail, one alert per chain that fails.
-pub async fn run<S, K, A, F>(
-    verifier: &DigestVerifier<S, K, A>,
+pub async fn run<S, K, A, T, F>(
+    verifier: &DigestVerifier<S, K, A, T>,
     folders: &F,
     request: RangeCheckRequest,
 ) -> Result<Value, InvocationError>
@@ -186,6 +187,7 @@ where
     S: DigestStore,
     K: PublicKeySource,
     A: AlertPublisher,
+    T: StateStore,
     F: TrailFolders,
 {
     let prefix = request
@@ -270,8 +272,8 @@ fn items_failed(total: usize, failures: Vec<ChainFailed>) -> InvocationError {
 }
 
 /// Publishes the chain's alert when its verdict calls for one; returns whether it did.
-async fn alert_if_wanted<S, K, A>(
-    verifier: &DigestVerifier<S, K, A>,
+async fn alert_if_wanted<S, K, A, T>(
+    verifier: &DigestVerifier<S, K, A, T>,
     report: &trailwatch_shared::digest::VerificationReport,
     chain: &ChainLocation,
     location: &str,
@@ -281,6 +283,7 @@ where
     S: DigestStore,
     K: PublicKeySource,
     A: AlertPublisher,
+    T: StateStore,
 {
     let wanted = match report.verdict {
         Verdict::Fail => true,

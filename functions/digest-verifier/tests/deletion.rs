@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 use digest_verifier::{DeletionOutcome, DigestVerifier, VerifierConfig};
 use serde_json::{Value, json};
+use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
+use trailwatch_lambda_common::state::MemoryStateStore;
 use trailwatch_shared::alert::AlertMessage;
 use trailwatch_shared::digest::{MemoryStore, StaticKeySource};
 
@@ -42,7 +44,9 @@ impl AlertPublisher for Recorder {
     }
 }
 
-fn verifier(fail: bool) -> DigestVerifier<MemoryStore, StaticKeySource, Recorder> {
+fn verifier(
+    fail: bool,
+) -> DigestVerifier<MemoryStore, StaticKeySource, Recorder, MemoryStateStore> {
     DigestVerifier {
         config: VerifierConfig {
             topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
@@ -57,6 +61,7 @@ fn verifier(fail: bool) -> DigestVerifier<MemoryStore, StaticKeySource, Recorder
             fail,
             ..Recorder::default()
         },
+        ledger: AlertLedger::new(MemoryStateStore::new(), 86_400),
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use digest_verifier::{DigestVerifier, ObjectOutcome, VerifierConfig};
 use serde_json::{Value, json};
+use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
+use trailwatch_lambda_common::state::MemoryStateStore;
 use trailwatch_shared::alert::AlertMessage;
 use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
 use trailwatch_shared::digest::{MemoryStore, StaticKeySource, StoreError, Verdict};
@@ -29,7 +31,7 @@ impl AlertPublisher for Recorder {
 fn verifier(
     case: &VariantCase,
     alert_on_warn: bool,
-) -> DigestVerifier<MemoryStore, StaticKeySource, Recorder> {
+) -> DigestVerifier<MemoryStore, StaticKeySource, Recorder, MemoryStateStore> {
     DigestVerifier {
         config: VerifierConfig {
             topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
@@ -41,6 +43,7 @@ fn verifier(
         store: case.store(),
         keys: case.key_source(),
         alerts: Recorder::default(),
+        ledger: AlertLedger::new(MemoryStateStore::new(), 86_400),
     }
 }
 
@@ -129,7 +132,10 @@ fn warnings_alert_only_when_asked() {
     for (alert_on_warn, expected) in [(false, 0), (true, 1)] {
         let v = verifier(&c, alert_on_warn);
         let outcome = rt().block_on(v.process_object(&object)).unwrap();
-        let ObjectOutcome::Verified { report, alerted } = outcome else {
+        let ObjectOutcome::Verified {
+            report, alerted, ..
+        } = outcome
+        else {
             panic!("not verified")
         };
         assert_eq!(report.verdict, Verdict::Warn);

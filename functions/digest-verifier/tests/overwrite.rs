@@ -9,7 +9,9 @@ use std::sync::Mutex;
 
 use digest_verifier::{DigestVerifier, OverwriteOutcome, VerifierConfig};
 use trailwatch_lambda_common::failure::ObjectFailure;
+use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
+use trailwatch_lambda_common::state::MemoryStateStore;
 use trailwatch_shared::alert::AlertMessage;
 use trailwatch_shared::digest::{
     DigestStore, MemoryStore, ObjectVersion, StaticKeySource, StoreError, StoredObject,
@@ -85,7 +87,7 @@ impl DigestStore for Versioned {
 
 fn verifier(
     versions: Result<Vec<ObjectVersion>, StoreError>,
-) -> DigestVerifier<Versioned, StaticKeySource, Recorder> {
+) -> DigestVerifier<Versioned, StaticKeySource, Recorder, MemoryStateStore> {
     DigestVerifier {
         config: VerifierConfig {
             topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
@@ -101,6 +103,7 @@ fn verifier(
         },
         keys: StaticKeySource::default(),
         alerts: Recorder::default(),
+        ledger: AlertLedger::new(MemoryStateStore::new(), 86_400),
     }
 }
 

@@ -1,0 +1,459 @@
+//! The verifier's alerts exactly once: a digest version per finding set, a deletion per deletion
+//! event, an overwrite per overwriting version — through the handler, with the in-memory state
+//! store (wrapped to fail chosen writes) and a recording publisher. Negative controls: a store
+//! without the first run's records alerts again.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use digest_verifier::{
+    DeletionOutcome, DigestVerifier, ObjectError, ObjectOutcome, OverwriteOutcome, VerifierConfig,
+};
+use serde_json::{Value, json};
+use trailwatch_lambda_common::failure::ObjectFailure;
+use trailwatch_lambda_common::sns::once::AlertLedger;
+use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
+use trailwatch_lambda_common::state::{
+    Claim, MemoryStateStore, StateError, StateStore, WindowKey, WindowTotal, WorkKey,
+};
+use trailwatch_shared::alert::AlertMessage;
+use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
+use trailwatch_shared::digest::{
+    DigestStore, MemoryStore, ObjectVersion, StaticKeySource, StoreError, StoredObject,
+};
+use trailwatch_shared::trigger::ObjectRef;
+
+/// Records every alert (subject and finding codes); fails every publish while `fail` is set.
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<(String, Option<String>)>>,
+    fail: AtomicBool,
+}
+
+impl Recorder {
+    fn count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+    fn codes(&self) -> Vec<Option<String>> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+}
+
+impl AlertPublisher for Recorder {
+    async fn publish(&self, alert: &AlertMessage) -> Result<String, PublishError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(PublishError {
+                topic_arn: "t".into(),
+                detail: "InternalError".into(),
+                refused: false,
+            });
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push((
+            alert.subject.clone(),
+            alert.attributes.finding_codes.clone(),
+        ));
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+/// The in-memory state store, whose `complete` fails while `fail_complete` is set: an attempt
+/// that published and recorded its alert, then could not complete (as if it had crashed).
+#[derive(Default)]
+struct FlakyState {
+    inner: MemoryStateStore,
+    fail_complete: AtomicBool,
+}
+
+impl StateStore for FlakyState {
+    fn claim(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        lease_until_ms: i64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Claim, StateError>> + Send {
+        self.inner.claim(work, owner, lease_until_ms, now_ms)
+    }
+    fn checkpoint(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        records_done: u64,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        self.inner.checkpoint(work, owner, records_done)
+    }
+    fn record_published(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        alert_id: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        self.inner.record_published(work, owner, alert_id)
+    }
+    async fn complete(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+        outcome: &str,
+        expires_at_secs: i64,
+    ) -> Result<(), StateError> {
+        if self.fail_complete.load(Ordering::SeqCst) {
+            return Err(StateError::Unavailable {
+                operation: "UpdateItem",
+                detail: "ProvisionedThroughputExceededException".into(),
+            });
+        }
+        self.inner
+            .complete(work, owner, outcome, expires_at_secs)
+            .await
+    }
+    fn release(
+        &self,
+        work: &WorkKey,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StateError>> + Send {
+        self.inner.release(work, owner)
+    }
+    fn add_to_window(
+        &self,
+        window: &WindowKey,
+        contribution: &str,
+        count: u64,
+        samples: Vec<String>,
+        max_samples: usize,
+        expires_at_secs: i64,
+    ) -> impl Future<Output = Result<WindowTotal, StateError>> + Send {
+        self.inner.add_to_window(
+            window,
+            contribution,
+            count,
+            samples,
+            max_samples,
+            expires_at_secs,
+        )
+    }
+}
+
+/// A MemoryStore that lists the versions given (for the overwrite check).
+struct Versioned {
+    inner: MemoryStore,
+    versions: Vec<ObjectVersion>,
+}
+
+impl DigestStore for Versioned {
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
+        self.inner.get_object(bucket, key, version_id)
+    }
+    fn list_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        self.inner.list_keys(bucket, prefix)
+    }
+    fn read_object<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        consume: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+    {
+        self.inner.read_object(bucket, key, consume)
+    }
+    fn list_versions(
+        &self,
+        _bucket: &str,
+        _key: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectVersion>, StoreError>> + Send {
+        std::future::ready(Ok(self.versions.clone()))
+    }
+}
+
+type Verifier = DigestVerifier<Versioned, StaticKeySource, Recorder, FlakyState>;
+
+fn verifier(store: MemoryStore, keys: StaticKeySource, versions: Vec<ObjectVersion>) -> Verifier {
+    DigestVerifier {
+        config: VerifierConfig {
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
+            alert_on_warn: false,
+            max_concurrency: 4,
+            public_keys_file: None,
+            overwrite_check: true,
+        },
+        store: Versioned {
+            inner: store,
+            versions,
+        },
+        keys,
+        alerts: Recorder::default(),
+        ledger: AlertLedger::new(FlakyState::default(), 86_400),
+    }
+}
+
+fn case(name: &str) -> VariantCase {
+    all_variants().into_iter().find(|v| v.name == name).unwrap()
+}
+
+/// Digest #1 of `log_modified` lists a log whose bytes were changed: LOG_HASH_MISMATCH.
+fn tampered_digest(c: &VariantCase) -> ObjectRef {
+    let d = &c.chains[0].digests[1];
+    ObjectRef {
+        bucket: d.bucket.clone(),
+        key: d.key.clone(),
+        size: None,
+        version_id: None,
+        requester: None,
+        source_ip: None,
+        etag: Some("\"0123456789abcdef0123456789abcdef\"".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_digest_delivered_three_times_alerts_once() {
+    let c = case("log_modified");
+    let v = verifier(c.store(), c.key_source(), vec![]);
+    let digest = tampered_digest(&c);
+    let first = v.process_object(&digest).await.unwrap();
+    assert!(
+        matches!(first, ObjectOutcome::Verified { alerted: true, .. }),
+        "{first:?}"
+    );
+    for _ in 0..2 {
+        let again = v.process_object(&digest).await.unwrap();
+        let ObjectOutcome::AlreadyProcessed { outcome } = again else {
+            panic!("verified again: {again:?}")
+        };
+        let summary: Value = serde_json::from_str(&outcome).unwrap();
+        assert_eq!(summary["verdict"], "FAIL");
+        assert!(
+            summary["alert"]
+                .as_str()
+                .unwrap()
+                .starts_with("findings:LOG_HASH_MISMATCH:")
+        );
+    }
+    assert_eq!(v.alerts.codes(), [Some("LOG_HASH_MISMATCH".to_owned())]);
+
+    // Negative control: without the first run's records, the same digest alerts again.
+    let fresh = verifier(c.store(), c.key_source(), vec![]);
+    fresh.process_object(&digest).await.unwrap();
+    assert_eq!(fresh.alerts.count(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_findings_does_not_alert_again_and_different_findings_do() {
+    let c = case("log_modified");
+    let chain = &c.chains[0];
+    let log = &chain.logs[chain.logs_of(1)[0]];
+    let digest = tampered_digest(&c);
+    let mut v = verifier(c.store(), c.key_source(), vec![]);
+    // Attempt 1: the alert goes out and is recorded, then the unit cannot complete.
+    v.ledger.store.fail_complete.store(true, Ordering::SeqCst);
+    let err = v.process_object(&digest).await.unwrap_err();
+    assert!(matches!(err, ObjectError::State(_)), "{err}");
+    assert!(!err.permission_denied(), "retried");
+    assert_eq!(v.alerts.count(), 1);
+
+    // Attempt 2 (Lambda's retry): the same findings, so no second alert; the unit completes.
+    v.ledger.store.fail_complete.store(false, Ordering::SeqCst);
+    let retry = v.process_object(&digest).await.unwrap();
+    assert!(
+        matches!(
+            retry,
+            ObjectOutcome::Verified {
+                alerted: false,
+                already_published: true,
+                ..
+            }
+        ),
+        "{retry:?}"
+    );
+    assert_eq!(v.alerts.count(), 1);
+
+    // Another digest version, whose first attempt could not read one of its listed logs (a
+    // refusal is a LOG_UNREADABLE finding, besides the changed log's mismatch) and could not
+    // complete; by the retry the log is readable again: the mismatch alone is a different
+    // finding set, so one new alert.
+    let mut second = digest.clone();
+    second.etag = Some("\"fedcba9876543210fedcba9876543210\"".into());
+    let mut refused = c.store();
+    refused.fail(
+        &log.bucket,
+        &log.key,
+        StoreError::AccessDenied("403 Forbidden".into()),
+    );
+    v.store.inner = refused;
+    v.ledger.store.fail_complete.store(true, Ordering::SeqCst);
+    v.process_object(&second).await.unwrap_err();
+    v.store.inner = c.store();
+    v.ledger.store.fail_complete.store(false, Ordering::SeqCst);
+    let retry = v.process_object(&second).await.unwrap();
+    assert!(
+        matches!(retry, ObjectOutcome::Verified { alerted: true, .. }),
+        "{retry:?}"
+    );
+    assert_eq!(
+        v.alerts.codes(),
+        [
+            Some("LOG_HASH_MISMATCH".to_owned()),
+            Some("LOG_HASH_MISMATCH,LOG_UNREADABLE".to_owned()),
+            Some("LOG_HASH_MISMATCH".to_owned()),
+        ]
+    );
+    let work = WorkKey::new("digest-verifier", &second);
+    let published: BTreeSet<String> = v.ledger.store.inner.progress(&work).unwrap().published;
+    assert_eq!(published.len(), 2, "{published:?}");
+}
+
+#[tokio::test]
+async fn a_transient_fault_is_retried_and_never_a_verdict_or_an_alert() {
+    let c = case("clean");
+    let chain = &c.chains[0];
+    let log = &chain.logs[chain.logs_of(2)[0]];
+    let d = &chain.digests[2];
+    let mut store = c.store();
+    store.fail(
+        &log.bucket,
+        &log.key,
+        StoreError::Infrastructure("503 SlowDown".into()),
+    );
+    let mut v = verifier(store, c.key_source(), vec![]);
+    let object = ObjectRef {
+        bucket: d.bucket.clone(),
+        key: d.key.clone(),
+        size: None,
+        version_id: Some("v-2".into()),
+        requester: None,
+        source_ip: None,
+        etag: None,
+    };
+    let err = v.process_object(&object).await.unwrap_err();
+    assert!(matches!(err, ObjectError::Verify(_)), "{err}");
+    assert_eq!(v.alerts.count(), 0);
+    // The unit was released, not completed: the retry verifies (now cleanly), with no alert.
+    v.store.inner = c.store();
+    let retry = v.process_object(&object).await.unwrap();
+    assert!(
+        matches!(
+            retry,
+            ObjectOutcome::Verified {
+                alerted: false,
+                already_published: false,
+                ..
+            }
+        ),
+        "{retry:?}"
+    );
+    assert_eq!(v.alerts.count(), 0);
+}
+
+const BUCKET: &str = "trail-bucket";
+const LOG: &str = "AWSLogs/123456789012/CloudTrail/us-east-1/2024/01/02/123456789012_CloudTrail_us-east-1_20240102T0305Z_aaaaaaaaaaaaaaaa.json.gz";
+
+/// EventBridge "Object Deleted" for `LOG`, with the delete marker's version id.
+fn object_deleted(marker: &str) -> Value {
+    json!({
+        "version": "0", "id": "2ee9cc15-d022-99ea-1fb8-1b1bac4850f9",
+        "detail-type": "Object Deleted", "source": "aws.s3", "account": "123456789012",
+        "time": "2024-01-02T04:10:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{BUCKET}")],
+        "detail": {"version": "0", "bucket": {"name": BUCKET},
+                   "object": {"key": LOG, "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                              "version-id": marker, "sequencer": "617f0837b476e463"},
+                   "request-id": "0BH729840619AG5K", "requester": "123456789012",
+                   "source-ip-address": "1.2.3.4", "reason": "DeleteObject",
+                   "deletion-type": "Delete Marker Created"}
+    })
+}
+
+#[tokio::test]
+async fn a_deletion_delivered_twice_and_redriven_alerts_once() {
+    let v = verifier(MemoryStore::default(), StaticKeySource::default(), vec![]);
+    for _ in 0..3 {
+        v.handle(object_deleted("marker-1")).await.unwrap();
+    }
+    assert_eq!(v.alerts.count(), 1);
+    let notice = trailwatch_shared::trigger::decode(&object_deleted("marker-1"))
+        .unwrap()
+        .deletions
+        .remove(0);
+    assert!(matches!(
+        v.process_deletion(&notice).await.unwrap(),
+        DeletionOutcome::AlreadyAlerted { .. }
+    ));
+    // A second deletion of the same key (another delete marker) is another event: it alerts.
+    v.handle(object_deleted("marker-2")).await.unwrap();
+    assert_eq!(v.alerts.count(), 2);
+
+    // Negative control: without the records, the repeat alerts again.
+    let fresh = verifier(MemoryStore::default(), StaticKeySource::default(), vec![]);
+    fresh.handle(object_deleted("marker-1")).await.unwrap();
+    assert_eq!(fresh.alerts.count(), 1);
+}
+
+#[tokio::test]
+async fn a_deletion_whose_publish_failed_alerts_once_on_the_retry() {
+    let v = verifier(MemoryStore::default(), StaticKeySource::default(), vec![]);
+    v.alerts.fail.store(true, Ordering::SeqCst);
+    v.handle(object_deleted("marker-1")).await.unwrap_err();
+    assert_eq!(v.alerts.count(), 0);
+    v.alerts.fail.store(false, Ordering::SeqCst);
+    v.handle(object_deleted("marker-1")).await.unwrap();
+    v.handle(object_deleted("marker-1")).await.unwrap();
+    assert_eq!(v.alerts.count(), 1);
+}
+
+#[tokio::test]
+async fn an_overwrite_delivered_twice_alerts_once() {
+    let versions = ["v2", "v1"]
+        .iter()
+        .map(|id| ObjectVersion {
+            version_id: (*id).into(),
+            last_modified: Some("2024-01-02T03:06:00Z".into()),
+            delete_marker: false,
+        })
+        .collect();
+    let v = verifier(MemoryStore::default(), StaticKeySource::default(), versions);
+    let created = ObjectRef {
+        bucket: BUCKET.into(),
+        key: LOG.into(),
+        size: Some(10),
+        version_id: Some("v2".into()),
+        requester: Some("210987654321".into()),
+        source_ip: None,
+        etag: None,
+    };
+    assert!(matches!(
+        v.check_overwrite(&created).await.unwrap(),
+        OverwriteOutcome::Alerted { .. }
+    ));
+    assert!(matches!(
+        v.check_overwrite(&created).await.unwrap(),
+        OverwriteOutcome::AlreadyAlerted { .. }
+    ));
+    assert_eq!(v.alerts.count(), 1);
+    let fresh = verifier(
+        MemoryStore::default(),
+        StaticKeySource::default(),
+        v.store.versions.clone(),
+    );
+    fresh.check_overwrite(&created).await.unwrap();
+    assert_eq!(fresh.alerts.count(), 1, "negative control");
+}
