@@ -22,7 +22,8 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, Recommendation, Remediation, Resource, Severity, SeverityLabel,
+    AwsSecurityFinding, FindingProviderFields, FindingProviderSeverity, Recommendation,
+    Remediation, Resource, Severity, SeverityLabel,
 };
 use time::OffsetDateTime;
 use trailwatch_shared::alert::AlertMessage;
@@ -307,6 +308,19 @@ pub fn to_sdk(f: &Finding) -> AwsSecurityFinding {
             Severity::builder()
                 .label(SeverityLabel::from(f.severity.label.as_str()))
                 .original(&f.severity.original)
+                .build(),
+        )
+        .finding_provider_fields(
+            FindingProviderFields::builder()
+                .severity(
+                    FindingProviderSeverity::builder()
+                        .label(SeverityLabel::from(
+                            f.finding_provider_fields.severity.label.as_str(),
+                        ))
+                        .original(&f.finding_provider_fields.severity.original)
+                        .build(),
+                )
+                .set_types(Some(f.finding_provider_fields.types.clone()))
                 .build(),
         )
         .title(&f.title)

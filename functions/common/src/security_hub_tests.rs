@@ -236,4 +236,13 @@ fn the_sdk_finding_carries_every_field() {
     );
     assert_eq!(sdk.types(), f.types.as_slice());
     assert_eq!(sdk.created_at(), Some(f.created_at.as_str()));
+    let provider = sdk.finding_provider_fields().unwrap();
+    assert_eq!(provider.types(), f.types.as_slice());
+    assert_eq!(
+        provider
+            .severity()
+            .and_then(|s| s.label())
+            .map(|l| l.as_str()),
+        Some("HIGH")
+    );
 }

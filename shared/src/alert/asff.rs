@@ -161,6 +161,9 @@ pub struct Finding {
     pub updated_at: String,
     /// The alert's severity.
     pub severity: Severity,
+    /// Severity and types again, where Security Hub takes a provider's updates of them from
+    /// (top-level `Severity` and `Types` of an existing finding belong to its users).
+    pub finding_provider_fields: FindingProviderFields,
     /// At most [`MAX_TITLE_CHARS`] characters.
     pub title: String,
     /// At most [`MAX_DESCRIPTION_CHARS`] characters.
@@ -183,6 +186,16 @@ pub struct Severity {
     pub label: String,
     /// The severity as the alert states it.
     pub original: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+/// `FindingProviderFields`.
+pub struct FindingProviderFields {
+    /// Same as the top-level `Severity`.
+    pub severity: Severity,
+    /// Same as the top-level `Types`.
+    pub types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -482,6 +495,7 @@ pub fn finding(alert: &AlertMessage, target: &ImportTarget, now: OffsetDateTime)
         .filter(|t| *t <= now)
         .unwrap_or(now);
 
+    let severity = severity(&a.severity);
     let mut id_input = vec![kind_code(alert.kind).to_owned()];
     id_input.extend(identity);
     Finding {
@@ -496,10 +510,14 @@ pub fn finding(alert: &AlertMessage, target: &ImportTarget, now: OffsetDateTime)
         company_name: "trailwatch".to_owned(),
         generator_id: clip_chars(&generator, 512),
         aws_account_id: target.account.clone(),
+        finding_provider_fields: FindingProviderFields {
+            severity: severity.clone(),
+            types: types.clone(),
+        },
         types,
         created_at: rfc3339(created),
         updated_at: rfc3339(now),
-        severity: severity(&a.severity),
+        severity,
         title: non_blank(clip_chars(&title, MAX_TITLE_CHARS), "trailwatch alert"),
         description: non_blank(
             clip_chars(&description, MAX_DESCRIPTION_CHARS),

@@ -159,6 +159,8 @@ fn a_rule_alert_becomes_a_complete_actionable_finding() {
     assert_eq!(f.generator_id, "SecurityHub:CloudWatch.5");
     assert_eq!(f.severity.label, "HIGH");
     assert_eq!(f.types, [TYPE_CIS, TYPE_DEFENSE_EVASION]);
+    assert_eq!(f.finding_provider_fields.types, f.types);
+    assert_eq!(f.finding_provider_fields.severity, f.severity);
     assert_eq!(f.created_at, "2023-07-10T12:00:42.000Z", "the event's time");
     assert_eq!(f.updated_at, "2026-12-07T05:00:00.250Z");
     assert_eq!(
