@@ -6,6 +6,7 @@ use std::sync::Arc;
 use alerter::config::AlerterConfig;
 use alerter::handler::Alerter;
 use anyhow::Context as _;
+use trailwatch_lambda_common::security_hub::{SecurityHubPublisher, WithSecurityHub};
 use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::state::{Store, record_ttl_secs};
@@ -47,7 +48,11 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone());
+    // SNS, and each alert as a Security Hub finding too when SECURITY_HUB_FINDINGS=true.
+    let publisher = WithSecurityHub::new(
+        SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone()),
+        SecurityHubPublisher::from_env(&sdk, "alerter")?,
+    );
     let state = Arc::new(Alerter {
         s3,
         publisher: Arc::new(publisher),

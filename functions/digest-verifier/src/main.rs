@@ -7,6 +7,7 @@ use digest_verifier::s3_folders::S3TrailFolders;
 use digest_verifier::{DigestVerifier, VerifierConfig, range_check};
 use trailwatch_lambda_common::key_source::{CloudTrailKeySource, KeySource};
 use trailwatch_lambda_common::s3_store::S3DigestStore;
+use trailwatch_lambda_common::security_hub::{SecurityHubPublisher, WithSecurityHub};
 use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::state::{Store, record_ttl_secs};
@@ -14,7 +15,7 @@ use trailwatch_lambda_common::{init_tracing, load_sdk_config, s3_client};
 
 /// Everything built once: the verifier of single digests and the trail's folder lister.
 struct Service {
-    verifier: DigestVerifier<S3DigestStore, KeySource, SnsPublisher>,
+    verifier: DigestVerifier<S3DigestStore, KeySource, WithSecurityHub<SnsPublisher>>,
     folders: S3TrailFolders,
 }
 
@@ -36,7 +37,11 @@ async fn main() -> anyhow::Result<()> {
     let state = Arc::new(Service {
         verifier: DigestVerifier {
             store: S3DigestStore::new(s3.clone()),
-            alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone()),
+            // SNS, and each alert as a Security Hub finding too when SECURITY_HUB_FINDINGS=true.
+            alerts: WithSecurityHub::new(
+                SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), config.topic_arn.clone()),
+                SecurityHubPublisher::from_env(&sdk, "digest-verifier")?,
+            ),
             keys,
             ledger,
             config,
