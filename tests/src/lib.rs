@@ -15,7 +15,10 @@ pub mod template;
 pub mod time;
 
 pub use lambda::{LambdaWatch, function_binary};
-pub use moto::{Moto, SentNotification, aws_env, s3_client_for, sdk_config_for, upload_objects};
+pub use moto::{
+    Moto, STATE_TABLE, SentNotification, aws_env, create_state_table, s3_client_for,
+    sdk_config_for, upload_objects,
+};
 
 use std::path::{Path, PathBuf};
 

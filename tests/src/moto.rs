@@ -19,10 +19,26 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// Starts `moto_server` with its DynamoDB requests serialized (see [`ATOMIC_DYNAMODB`]).
     pub fn start() -> Moto {
         let bin = require_tool("moto_server", MOTO_INSTALL);
         let port = free_port();
-        let child = Command::new(bin)
+        let mut command = match script_interpreter(&bin) {
+            Some(python) => {
+                let mut c = Command::new(python);
+                c.args(["-c", ATOMIC_DYNAMODB]);
+                c
+            }
+            None => {
+                eprintln!(
+                    "warning: {} is not a Python script; DynamoDB conditional writes in it are \
+                     not atomic under concurrency",
+                    bin.display()
+                );
+                Command::new(&bin)
+            }
+        };
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -52,6 +68,42 @@ impl Moto {
     pub async fn s3(&self) -> aws_sdk_s3::Client {
         s3_client_for(&self.endpoint()).await
     }
+}
+
+/// `moto_server` with one lock around every DynamoDB request. DynamoDB applies a conditional
+/// write atomically per item; moto's threaded server checks the condition and writes without a
+/// lock, so two concurrent claims of one record could both succeed there (observed: 2 of 16
+/// concurrent claims acquired, a window counted twice). Serializing DynamoDB requests restores
+/// the guarantee the state table relies on; other services keep moto's concurrency.
+pub(crate) const ATOMIC_DYNAMODB: &str = r#"
+import sys, threading
+from moto.dynamodb.responses import DynamoHandler
+_lock = threading.Lock()
+_call_action = DynamoHandler.call_action
+def _serialized(self):
+    with _lock:
+        return _call_action(self)
+DynamoHandler.call_action = _serialized
+from moto.server import main
+sys.exit(main(sys.argv[1:]))
+"#;
+
+/// The interpreter a `#!`-script runs with, when it is Python (the `moto_server` pip installs).
+fn script_interpreter(script: &std::path::Path) -> Option<std::path::PathBuf> {
+    let head = std::fs::read(script).ok()?;
+    let first = head.split(|b| *b == b'\n').next()?;
+    let shebang = std::str::from_utf8(first).ok()?.strip_prefix("#!")?.trim();
+    let mut words = shebang.split_whitespace();
+    let program = words.next()?;
+    // `#!/usr/bin/env python3` or `#!/path/to/venv/bin/python3`.
+    let python = if program.ends_with("/env") {
+        words.next()?
+    } else {
+        program
+    };
+    python
+        .contains("python")
+        .then(|| std::path::PathBuf::from(python))
 }
 
 /// Environment for a process (a function binary, the CLI, awscli) that should talk to the local
@@ -183,4 +235,78 @@ fn http_request(endpoint: &str, method: &str, path: &str, body: &str) -> String 
         "{head}"
     );
     body.to_owned()
+}
+
+/// The name the e2e tests and the local run give the state table.
+pub const STATE_TABLE: &str = "trailwatch-state";
+
+/// Creates the state table as `template.yaml` declares it (partition key `pk` only, on-demand,
+/// TTL on `expiresAt`). Already there is fine: several functions of one test share it.
+pub async fn create_state_table(sdk: &SdkConfig, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let created = ddb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key schema"),
+        )
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) => panic!(
+            "create state table {name}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+        ),
+    }
+    ddb.update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expiresAt")
+                .build()
+                .expect("TTL specification"),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|e| {
+            // Enabling TTL twice is refused ("TimeToLive is already enabled"): fine.
+            let msg = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
+            if msg.contains("already enabled") {
+                Ok(())
+            } else {
+                Err(msg)
+            }
+        })
+        .unwrap_or_else(|e| panic!("enable TTL on {name}: {e}"));
+}
+
+impl Moto {
+    /// Creates the state table [`STATE_TABLE`] in this moto and returns the environment a
+    /// function binary needs to use it (`STATE_TABLE`), to add to [`Moto::env`].
+    pub async fn with_state_table(&self) -> Vec<(String, String)> {
+        create_state_table(&self.sdk_config().await, STATE_TABLE).await;
+        vec![("STATE_TABLE".into(), STATE_TABLE.into())]
+    }
 }
