@@ -105,7 +105,12 @@ def render(body: dict) -> str:
         svg.append(f'<text x="{x + 8}" y="{ty}" font-size="13" font-weight="bold">{escape(title or "")}</text>')
         ty += 6
         for line in lines:
-            for part in wrap(line, chars):
+            # a text widget scrolls in CloudWatch: one line per paragraph here, cut to fit
+            if w["type"] == "text":
+                parts = [line if len(line) <= chars else line[: chars - 1] + "…"]
+            else:
+                parts = wrap(line, chars)
+            for part in parts:
                 ty += 13
                 if ty > y + ht - 5:
                     break
