@@ -2,10 +2,12 @@
 //! can say no and that the template grants no more than the table needs.
 
 use crate::deployments::{
-    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, STACK, TOPIC_ARN, TRAIL_KEY_ARN,
+    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, STACK, STATE_TABLE_ARN, TOPIC_ARN,
+    TRAIL_KEY_ARN,
 };
 use crate::table::{
-    Function, Request, log_key, log_stream_arn, request, s3_kms_decrypt, s3_object_arn,
+    Function, Request, log_key, log_stream_arn, request, s3_kms_decrypt, s3_object_arn, state_item,
+    work_item,
 };
 
 /// Requests each function must NOT be allowed: proof that the evaluator can say no and that the
@@ -88,6 +90,56 @@ pub(crate) fn negative_controls(d: &Deployment, f: Function) -> Vec<(&'static st
             ),
         ),
     ];
+    // The state table: only UpdateItem and GetItem, only on the function's own items.
+    let own = work_item(f.crate_dir(), bucket, &log_key());
+    out.extend([
+        (
+            "delete a state item",
+            state_item("dynamodb:DeleteItem", &own).remove(0),
+        ),
+        (
+            "put a state item (overwrite without a condition)",
+            state_item("dynamodb:PutItem", &own).remove(0),
+        ),
+        (
+            "scan the state table",
+            request("dynamodb:Scan", STATE_TABLE_ARN, &[]),
+        ),
+        (
+            "query the state table",
+            state_item("dynamodb:Query", &own).remove(0),
+        ),
+        (
+            "update an item of another table",
+            request(
+                "dynamodb:UpdateItem",
+                "arn:aws:dynamodb:eu-west-1:111122223333:table/other",
+                &[("dynamodb:LeadingKeys", own.as_str())],
+            ),
+        ),
+        (
+            "delete the state table",
+            request("dynamodb:DeleteTable", STATE_TABLE_ARN, &[]),
+        ),
+    ]);
+    let others: &[&str] = match f {
+        Function::Forwarder => &["alerter", "digest-verifier", "window"],
+        Function::Alerter => &["forwarder", "digest-verifier"],
+        Function::DigestVerifier => &["forwarder", "alerter", "window"],
+    };
+    for other in others {
+        let theirs = if *other == "window" {
+            "window#r#111122223333#eu-west-1#300#0".to_owned()
+        } else {
+            work_item(other, bucket, &log_key())
+        };
+        for action in ["dynamodb:UpdateItem", "dynamodb:GetItem"] {
+            out.push((
+                "touch another function's state items",
+                state_item(action, &theirs).remove(0),
+            ));
+        }
+    }
     if !d.kms_key {
         out.push((
             "decrypt via S3 when no KmsKeyArn is set",

@@ -21,6 +21,9 @@ pub(crate) const TOPIC_KEY_ARN: &str =
     "arn:aws:kms:eu-west-1:111122223333:key/66666666-7777-8888-9999-000000000000";
 pub(crate) const RULES_BUCKET: &str = "security-config";
 pub(crate) const RULES_KEY: &str = "trailwatch/rules.json";
+pub(crate) const STATE_TABLE: &str = "trailwatch-test-StateTable-1A2B3C4D5E6F";
+pub(crate) const STATE_TABLE_ARN: &str =
+    "arn:aws:dynamodb:eu-west-1:111122223333:table/trailwatch-test-StateTable-1A2B3C4D5E6F";
 
 /// One way of deploying the stack: the parameters that change which statements exist.
 #[derive(Debug, Clone, Copy)]
@@ -131,6 +134,10 @@ impl Deployment {
                     ("KeyId", TOPIC_KEY_ARN.rsplit('/').next().unwrap()),
                 ],
             ),
+        );
+        resources.insert(
+            "StateTable".to_owned(),
+            ResourceValues::new(STATE_TABLE, &[("Arn", STATE_TABLE_ARN)]),
         );
         Bindings {
             partition: PARTITION.into(),

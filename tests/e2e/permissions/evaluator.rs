@@ -116,6 +116,33 @@ pub(crate) fn statement_applies(statement: &Value, req: &Request) -> Result<bool
 
 /// One condition operator block; every key in it must hold.
 fn condition(op: &str, keys: &Value, context: &BTreeMap<String, String>) -> Result<bool> {
+    // Set operators on a multivalued key (dynamodb:LeadingKeys). A request here carries one
+    // value per key (a single-item call has one leading key). IAM: ForAllValues holds when every
+    // value matches, and also when the key is absent (vacuously); ForAnyValue needs one match.
+    let (set_op, op) = match op.split_once(':') {
+        Some((q @ ("ForAllValues" | "ForAnyValue"), rest)) => (Some(q), rest),
+        Some(_) => bail!("condition operator {op} is not supported by this evaluator"),
+        None => (None, op),
+    };
+    if let Some(q) = set_op {
+        let Value::Object(map) = keys else {
+            bail!("{op}: expected a mapping of keys");
+        };
+        for key in map.keys() {
+            let present = context.keys().any(|k| k.eq_ignore_ascii_case(key));
+            if !present {
+                if q == "ForAnyValue" {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let one = Value::Object(std::iter::once((key.clone(), map[key].clone())).collect());
+            if !condition(op, &one, context)? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
     let (base, if_exists) = match op.strip_suffix("IfExists") {
         Some(base) => (base, true),
         None => (op, false),

@@ -250,6 +250,30 @@ fn the_evaluator_allows_and_denies_as_iam_does() {
         "keys ignore case"
     );
     assert_eq!(eval("kms:Decrypt", "k", &[]), NotAllowed);
+    let leading = serde_json::json!({"Statement": [{"Effect": "Allow",
+        "Action": ["dynamodb:UpdateItem"], "Resource": "arn:aws:dynamodb:r:a:table/t",
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["forwarder#*"]}}}]});
+    let ddb = |ctx: &[(&str, &str)]| {
+        evaluator::evaluate(
+            std::slice::from_ref(&leading),
+            &request("dynamodb:UpdateItem", "arn:aws:dynamodb:r:a:table/t", ctx),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        ddb(&[("dynamodb:LeadingKeys", "forwarder#s3://b/k#-")]),
+        Allow
+    );
+    assert_eq!(
+        ddb(&[("dynamodb:LeadingKeys", "alerter#s3://b/k#-")]),
+        NotAllowed
+    );
+    assert_eq!(
+        ddb(&[]),
+        Allow,
+        "ForAllValues holds vacuously without the key (IAM's documented pitfall; DynamoDB's \
+         item calls always send it)"
+    );
     let unknown = serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
         "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}}]});
     let err = evaluator::evaluate(&[unknown], &request("s3:GetObject", "x", &[])).unwrap_err();

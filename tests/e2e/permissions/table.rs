@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::deployments::{
-    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, RULES_KEY, STACK, TOPIC_ARN,
-    TOPIC_KEY_ARN, TRAIL_KEY_ARN,
+    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, RULES_KEY, STACK, STATE_TABLE_ARN,
+    TOPIC_ARN, TOPIC_KEY_ARN, TRAIL_KEY_ARN,
 };
 
 /// A deployed function: its crate folder under `functions/` and its logical id in the template.
@@ -148,6 +148,47 @@ fn publish(d: &Deployment) -> Vec<Request> {
 /// ARN). A bare log-group ARN in a policy therefore matches neither; `NAME:*` matches both.
 pub(crate) fn log_stream_arn(group: &str, stream: &str) -> String {
     format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:{stream}")
+}
+
+/// A call on one item of the state table: DynamoDB authorizes it against the table ARN, with the
+/// item's partition key as `dynamodb:LeadingKeys` (the Service Authorization Reference lists
+/// that key for GetItem and UpdateItem); the template's condition lets each function touch only
+/// keys starting with its own name.
+pub(crate) fn state_item(action: &str, partition_key: &str) -> Vec<Request> {
+    vec![request(
+        action,
+        STATE_TABLE_ARN,
+        &[("dynamodb:LeadingKeys", partition_key)],
+    )]
+}
+
+/// A work record's partition key as `WorkKey::partition_key` writes it.
+pub(crate) fn work_item(function: &str, bucket: &str, key: &str) -> String {
+    format!("{function}#s3://{bucket}/{key}#v:3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+}
+
+/// The state-table rows of one function: every DynamoStateStore call (UpdateItem for claim,
+/// checkpoint, record_published, complete, release and window counters; GetItem after a failed
+/// condition that returned no item) on each kind of item the function owns.
+fn state_rows(f: Function, items: &[(&'static str, String)]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (case, pk) in items {
+        rows.push(row(
+            f,
+            "dynamodb",
+            "UpdateItem",
+            case,
+            state_item("dynamodb:UpdateItem", pk),
+        ));
+        rows.push(row(
+            f,
+            "dynamodb",
+            "GetItem",
+            case,
+            state_item("dynamodb:GetItem", pk),
+        ));
+    }
+    rows
 }
 
 pub(crate) fn table(d: &Deployment) -> Vec<Row> {
@@ -306,6 +347,38 @@ pub(crate) fn table(d: &Deployment) -> Vec<Row> {
             publish(d),
         ),
     ];
+    rows.extend(state_rows(
+        Forwarder,
+        &[(
+            "its work record of a log file",
+            work_item("forwarder", bucket, &log_key()),
+        )],
+    ));
+    rows.extend(state_rows(
+        Alerter,
+        &[
+            (
+                "its work record of a log file",
+                work_item("alerter", bucket, &log_key()),
+            ),
+            (
+                "a window's alert record",
+                "alerter#s3:///window#console-login-failures#111122223333#eu-west-1#300#1765065600#-"
+                    .to_owned(),
+            ),
+            (
+                "a window counter",
+                "window#console-login-failures#111122223333#eu-west-1#300#1765065600".to_owned(),
+            ),
+        ],
+    ));
+    rows.extend(state_rows(
+        DigestVerifier,
+        &[(
+            "its work record of a digest",
+            work_item("digest-verifier", bucket, &digest_key()),
+        )],
+    ));
     if d.custom_rules_object {
         rows.push(row(
             Alerter,
