@@ -19,6 +19,9 @@
 //!   are still attempted, and a retry publishes only the ones that failed;
 //! - residual window: a crash or a failed state write between SNS's acceptance of an alert and
 //!   its record makes the retry publish that one alert again;
+//! - rules with a `period` alert per window across files, not per file ([`crate::window`]): a
+//!   file read to its end is added to its windows once; a window it could not update fails it
+//!   (after its own alerts), and the retry adds nothing twice;
 //! - objects that are not CloudTrail log or Insights files are skipped and counted.
 
 use std::sync::Arc;
@@ -88,6 +91,9 @@ pub enum ObjectError {
     State(#[from] StateError),
     #[error(transparent)]
     Unrecorded(OnceError),
+    /// Rules with a period: some of the file's windows could not be updated ([`crate::window`]).
+    #[error(transparent)]
+    Window(#[from] crate::window::WindowFailures),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -99,6 +105,7 @@ impl ObjectFailure for ObjectError {
             ObjectError::Publish { refused, .. } => *refused,
             ObjectError::State(e) => e.permission_denied(),
             ObjectError::Unrecorded(e) => e.permission_denied(),
+            ObjectError::Window(e) => e.permission_denied(),
             ObjectError::Read { .. }
             | ObjectError::InProgress { .. }
             | ObjectError::Internal(_) => false,
@@ -155,6 +162,9 @@ struct Evaluation {
     /// Every alert the file raises, published or not by earlier attempts.
     alerts: Vec<PlannedAlert>,
     read_error: Option<RecordsError>,
+    /// Log files read to their end: the windows that could not all be updated, raised once the
+    /// file's own alerts are out ([`crate::window`]).
+    window_failures: Option<crate::window::WindowFailures>,
 }
 
 /// What publishing a file's alerts did.
@@ -262,6 +272,9 @@ impl<P: AlertPublisher, T: StateStore> Alerter<P, T> {
         let total = evaluation.alerts.len();
         let (published, already_published) =
             tally.into_result(total, evaluation.read_error, evaluation.records)?;
+        if let Some(e) = evaluation.window_failures {
+            return Err(ObjectError::Window(e));
+        }
         let records = evaluation.records;
         Ok(match evaluation.file_type {
             FileType::Log => ObjectOutcome::LogFile {
@@ -311,12 +324,31 @@ impl<P: AlertPublisher, T: StateStore> Alerter<P, T> {
                 .count("RuleMatches", m.count)
                 .emit();
         }
+        // Rules with a period: the matches go to their windows across files (crate::window).
+        // Only a file read to its end: a contribution is counted once and never corrected.
+        let window_failures = match scan.read_error {
+            Some(_) => None,
+            None => {
+                let version = WorkKey::new(FUNCTION, object).version;
+                crate::window::add_file_to_windows(
+                    &self.ledger,
+                    &*self.publisher,
+                    &self.rules,
+                    &scan,
+                    &file,
+                    &version,
+                )
+                .await
+                .err()
+            }
+        };
         Ok(Evaluation {
             file_type: FileType::Log,
             records: scan.records_evaluated,
             matches: scan.total_matches(),
             alerts,
             read_error: scan.read_error,
+            window_failures,
         })
     }
 
@@ -349,6 +381,7 @@ impl<P: AlertPublisher, T: StateStore> Alerter<P, T> {
             matches: alerts.len() as u64,
             alerts,
             read_error: scan.read_error,
+            window_failures: None,
         })
     }
 

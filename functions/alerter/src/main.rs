@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         custom.push((name.clone(), parse_rules(&name, &text)?));
     }
     let rules = load_rules(&config.rule_sets, &custom)?;
+    alerter::window::require_state_table(&rules, matches!(ledger.store, Store::Dynamo(_)))?;
     tracing::info!(rules = ?rules.rules().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), "rules loaded");
     if !rules.compiled.has_prefilter() {
         // Not an error, but every record now costs a full scan (about twice the CPU).

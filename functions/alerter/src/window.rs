@@ -48,6 +48,28 @@ use trailwatch_shared::rules::config::LoadedRules;
 
 const FUNCTION: &str = "alerter";
 
+/// A rule with a period needs counters shared by every container: the state table. Without it
+/// (`STATE_TABLE` unset: memory), each container would count alone and a window would silently
+/// never reach its threshold, so cold start fails instead, naming the rule.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "rule {rule_id:?} has a period: windowed thresholds count across files and invocations in the \
+     state table, so STATE_TABLE must be set (or remove the rule's period)"
+)]
+pub struct NeedsStateTable {
+    pub rule_id: String,
+}
+
+/// `Err` when a rule has a period and the store is not shared (`shared_store` false).
+pub fn require_state_table(rules: &LoadedRules, shared_store: bool) -> Result<(), NeedsStateTable> {
+    match rules.rules().iter().find(|r| r.period.is_some()) {
+        Some(rule) if !shared_store => Err(NeedsStateTable {
+            rule_id: rule.id.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The unit of work of one window's alert: `alerter#s3:///window#RULE#ACCOUNT#REGION#PERIOD#START#-`
 /// (no bucket: it names no object, and so never collides with a file's record; it starts with
 /// the function's name, as the table policy's `dynamodb:LeadingKeys` condition requires).

@@ -379,3 +379,165 @@ async fn a_rule_without_period_touches_no_window() {
         "no counter was written for a per-file rule"
     );
 }
+
+mod through_the_handler {
+    //! The handler with a windowed and a per-file rule together, over a mocked S3: the per-file
+    //! rule alerts in each file as before, the windowed one once for the window; a file whose
+    //! window alert fails fails, and its retry publishes it once without counting it twice.
+
+    use std::io::Write as _;
+    use std::sync::Arc;
+
+    use alerter::config::AlerterConfig;
+    use alerter::handler::{Alerter, ObjectError};
+    use aws_sdk_s3::operation::get_object::GetObjectOutput;
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use trailwatch_shared::trigger::ObjectRef;
+
+    use super::*;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn key(name: &str) -> String {
+        format!(
+            "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2024/01/01/{ACCOUNT}_CloudTrail_us-east-1_20240101T0005Z_{name}.json.gz"
+        )
+    }
+
+    /// GetObject answers each file's body by key.
+    fn s3_serving(files: &[(&str, Vec<String>)]) -> aws_sdk_s3::Client {
+        let rules: Vec<_> = files
+            .iter()
+            .map(|(name, records)| {
+                let k = key(name);
+                let body = gzip(format!("{{\"Records\":[{}]}}", records.join(",")).as_bytes());
+                mock!(aws_sdk_s3::Client::get_object)
+                    .match_requests(move |r| r.key() == Some(k.as_str()))
+                    .then_output(move || {
+                        GetObjectOutput::builder()
+                            .body(ByteStream::from(body.clone()))
+                            .build()
+                    })
+            })
+            .collect();
+        let refs: Vec<&aws_smithy_mocks::Rule> = rules.iter().collect();
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &refs)
+    }
+
+    fn both_rules() -> LoadedRules {
+        let doc = json!([
+            {"id": RULE, "title": "Failed console sign-ins", "severity": "MEDIUM",
+             "pattern": "{ $.eventName = ConsoleLogin && $.responseElements.ConsoleLogin = Failure }",
+             "threshold": 5, "period": 300},
+            {"id": "team:any-login", "severity": "LOW", "threshold": 2,
+             "pattern": "{ $.eventName = ConsoleLogin }"}
+        ])
+        .to_string();
+        let custom = parse_rules("CUSTOM_RULES", &doc).unwrap();
+        load_rules(&RuleSetSelection::None, &[("CUSTOM_RULES".into(), custom)]).unwrap()
+    }
+
+    fn object(name: &str) -> ObjectRef {
+        ObjectRef {
+            bucket: "trail-bucket".into(),
+            key: key(name),
+            size: None,
+            version_id: Some("v1".into()),
+            requester: None,
+            source_ip: None,
+            etag: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn per_file_rules_alert_per_file_and_the_window_once() {
+        let files = [
+            ("aaaaaaaaaaaaaaa1", two_failures(10, 1)),
+            ("aaaaaaaaaaaaaaa2", two_failures(60, 3)),
+            ("aaaaaaaaaaaaaaa3", two_failures(120, 5)),
+        ];
+        let publisher = Arc::new(Recorder::default());
+        let alerter = Alerter {
+            config: AlerterConfig::from_lookup(|k| {
+                (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:1:t".to_owned())
+            })
+            .unwrap(),
+            s3: s3_serving(&files),
+            publisher: publisher.clone(),
+            rules: Arc::new(both_rules()),
+            limits: ReaderLimits::default(),
+            ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
+        };
+        let ids = |p: &Recorder| -> Vec<String> {
+            p.sent()
+                .iter()
+                .map(|m| m.attributes.rule_id.clone())
+                .collect()
+        };
+        alerter.process_object(&object(files[0].0)).await.unwrap();
+        alerter.process_object(&object(files[1].0)).await.unwrap();
+        // Per file: 3 sign-ins >= 2, one alert each; the windowed rule: 4 < 5, none.
+        assert_eq!(ids(&publisher), ["team:any-login", "team:any-login"]);
+        // The third file brings the window to 6: its own alert, and the window's, once.
+        let third = object(files[2].0);
+        alerter.process_object(&third).await.unwrap();
+        let sent = ids(&publisher);
+        assert_eq!(sent.len(), 4, "{sent:?}");
+        assert_eq!(sent.iter().filter(|i| *i == RULE).count(), 1);
+        let window_alert = publisher
+            .sent()
+            .into_iter()
+            .find(|m| m.attributes.rule_id == RULE)
+            .unwrap();
+        assert!(
+            window_alert.subject.contains("6 events in 5 min"),
+            "{}",
+            window_alert.subject
+        );
+        // A repeated delivery of any file changes nothing.
+        for (name, _) in &files {
+            alerter.process_object(&object(name)).await.unwrap();
+        }
+        assert_eq!(ids(&publisher).len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_failed_window_alert_fails_the_file_and_its_retry_publishes_it_once() {
+        let files = [
+            ("aaaaaaaaaaaaaaa1", two_failures(10, 1)),
+            ("aaaaaaaaaaaaaaa2", two_failures(60, 3)),
+            ("aaaaaaaaaaaaaaa3", two_failures(120, 5)),
+        ];
+        let publisher = Arc::new(Recorder::default());
+        let alerter = Alerter {
+            config: AlerterConfig::from_lookup(|k| {
+                (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:1:t".to_owned())
+            })
+            .unwrap(),
+            s3: s3_serving(&files),
+            publisher: publisher.clone(),
+            rules: Arc::new(rules()),
+            limits: ReaderLimits::default(),
+            ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
+        };
+        alerter.process_object(&object(files[0].0)).await.unwrap();
+        alerter.process_object(&object(files[1].0)).await.unwrap();
+        *publisher.failing.lock().unwrap() = true;
+        let e = alerter
+            .process_object(&object(files[2].0))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ObjectError::Window(_)), "{e}");
+        assert!(e.to_string().contains(&format!("{RULE}@{WINDOW}")), "{e}");
+        *publisher.failing.lock().unwrap() = false;
+        alerter.process_object(&object(files[2].0)).await.unwrap();
+        alerter.process_object(&object(files[2].0)).await.unwrap();
+        assert_eq!(publisher.sent().len(), 1);
+        assert!(publisher.sent()[0].subject.contains("6 events"));
+    }
+}
