@@ -24,7 +24,9 @@ use serde_json::{Value, json};
 use trailwatch_e2e::chains::{public_keys_file, variant};
 use trailwatch_e2e::iam::{RoleCredentials, for_moto, role_with_policies, without_action};
 use trailwatch_e2e::template::{Bindings, ResourceValues, function_policies};
-use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time, upload_objects};
+use trailwatch_e2e::{
+    LambdaWatch, Moto, STATE_TABLE, create_state_table, events, fixture, gzip, time, upload_objects,
+};
 use trailwatch_shared::digest::testkit::VariantCase;
 
 const ACCOUNT: &str = "123456789012";
@@ -72,6 +74,9 @@ async fn world(bucket: &str) -> World {
         .send()
         .await
         .unwrap();
+    // The state table, as the stack creates it: every function claims its work there (under
+    // the role's dynamodb:UpdateItem / GetItem), so exactly-once runs under enforcement too.
+    create_state_table(&aws.sdk_config().await, STATE_TABLE).await;
     let topic_arn = aws_sdk_sns::Client::new(&sns_moto.sdk_config().await)
         .create_topic()
         .name(TOPIC)
@@ -120,6 +125,13 @@ impl World {
                 &[("Arn", &arn("logs", &format!("log-group:{LOG_GROUP}:*")))],
             ),
         );
+        resources.insert(
+            "StateTable".into(),
+            ResourceValues::new(
+                STATE_TABLE,
+                &[("Arn", &arn("dynamodb", &format!("table/{STATE_TABLE}")))],
+            ),
+        );
         for q in [
             "ForwarderFailureQueue",
             "AlerterFailureQueue",
@@ -161,6 +173,7 @@ impl World {
     ) -> Vec<(String, String)> {
         let mut env = role.apply_to(&self.aws.env());
         env.push(("AWS_ENDPOINT_URL_SNS".into(), self.sns.endpoint()));
+        env.push(("STATE_TABLE".into(), STATE_TABLE.into()));
         env.extend(
             extra
                 .iter()
@@ -350,6 +363,60 @@ async fn forwarder_without_put_log_events_reports_the_missing_permission() {
     assert!(log.contains("\"permission_denied\":true"), "{log}");
 }
 
+/// The state table is needed: without the template's DynamoDB statement the forwarder cannot
+/// claim the file, and fails with a permission error before forwarding anything (no event
+/// forwarded without exactly-once bookkeeping, so a retry after the fix sends each event once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarder_without_the_state_table_statement_fails_with_permission_denied() {
+    let w = world("trail-forwarder-no-state").await;
+    let key = format!("{PREFIX}{ATTACK}.gz");
+    let version = w.put(&key, redated(ATTACK).as_bytes()).await;
+    let policies = without_action(
+        &without_action(
+            &w.template_policies("ForwarderFunction", &[]),
+            "dynamodb:UpdateItem",
+        ),
+        "dynamodb:GetItem",
+    );
+    let role = w.role("forwarder-no-state", &policies).await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start(
+        "forwarder",
+        &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
+    );
+    let result = watch.invoke(&events::eventbridge_object_version_created(
+        &w.bucket, &key, &version,
+    ));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+    let error = result.expect_err("a refused claim fails the invocation");
+    let document: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}\n{log}"
+    );
+    assert!(
+        document["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("state table refused claim"),
+        "{document}"
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&w.aws.sdk_config().await);
+    let forwarded = match trailwatch_e2e::read_log_stream(
+        &logs,
+        LOG_GROUP,
+        "218007301253_CloudTrail_us-east-1",
+    )
+    .await
+    {
+        Ok(events) => events.len(),
+        Err(e) if format!("{e:?}").contains("ResourceNotFound") => 0,
+        Err(e) => panic!("read the log stream: {e:?}"),
+    };
+    assert_eq!(forwarded, 0, "nothing forwarded without the claim");
+}
+
 // ------------------------------------------------------------------------ alerter -----------
 
 fn custom_rules() -> Value {
@@ -397,6 +464,49 @@ fn alerter_env(w: &World, role: &RoleCredentials) -> Vec<(String, String)> {
 
 fn params<'a>(p: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     p.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// Without the template's DynamoDB statement the alerter cannot claim the file: a permission
+/// error, and no alert (an alert without its published-alert record would repeat on every retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerter_without_the_state_table_statement_fails_with_permission_denied() {
+    let w = alerter_world("trail-alerter-no-state").await;
+    let key = format!("{PREFIX}{ATTACK}.gz");
+    let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
+    let version = w.put(&key, &raw).await;
+    let p = alerter_parameters();
+    let policies = without_action(
+        &without_action(
+            &w.template_policies("AlerterFunction", &params(&p)),
+            "dynamodb:UpdateItem",
+        ),
+        "dynamodb:GetItem",
+    );
+    let role = w.role("alerter-no-state", &policies).await;
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start("alerter", &alerter_env(&w, &role));
+    let result = watch.invoke(&events::eventbridge_object_version_created(
+        &w.bucket, &key, &version,
+    ));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+    let error = result.expect_err("a refused claim fails the invocation");
+    let document: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}\n{log}"
+    );
+    assert!(
+        document["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("state table refused"),
+        "{document}"
+    );
+    assert!(
+        w.sns.sent_notifications().is_empty(),
+        "no alert without the claim"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
