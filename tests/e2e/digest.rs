@@ -13,6 +13,8 @@ use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary, upload_objects}
 use trailwatch_lambda_common::key_source::KeySource;
 use trailwatch_lambda_common::s3_store::S3DigestStore;
 use trailwatch_lambda_common::sns::SnsPublisher;
+use trailwatch_lambda_common::sns::once::AlertLedger;
+use trailwatch_lambda_common::state::MemoryStateStore;
 use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
 
 /// Every SNS envelope delivered to the queue so far.
@@ -50,6 +52,7 @@ async fn handler_alerts_once_per_failing_digest_and_never_on_clean_ones() {
         store: S3DigestStore::new(s3.clone()),
         keys: KeySource::from_file(&keys.path().to_string_lossy()).unwrap(),
         alerts: SnsPublisher::new(aws_sdk_sns::Client::new(&cfg), topic_arn),
+        ledger: AlertLedger::new(MemoryStateStore::new(), 86_400),
     };
     let digests = case.stored_digests();
     let keys_only: Vec<&str> = digests.iter().map(|(_, k)| k.as_str()).collect();
