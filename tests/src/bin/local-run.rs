@@ -78,6 +78,8 @@ async fn run() -> anyhow::Result<()> {
         .log_group_name(LOG_GROUP)
         .send()
         .await?;
+    // The state table (exactly-once processing), as the template declares it.
+    let state_env = moto.with_state_table().await;
     let topic = sns.create_topic().name("trailwatch-alerts").send().await?;
     let topic_arn = topic.topic_arn().context("topic arn")?.to_owned();
     // A subscribed queue, as a machine subscriber would have (the e-mail text is read from
@@ -172,21 +174,30 @@ async fn run() -> anyhow::Result<()> {
     env.push(("LOG_GROUP_NAME".into(), LOG_GROUP.into()));
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
     env.push(("PUBLIC_KEYS_FILE".into(), keys_file.display().to_string()));
+    env.extend(state_env);
     let forwarder = LambdaWatch::start("forwarder", &env);
     let alerter = LambdaWatch::start("alerter", &env);
     let verifier = LambdaWatch::start("digest-verifier", &env);
 
-    for key in &log_keys {
-        let event = events::eventbridge_object_created(BUCKET, key);
-        forwarder
-            .invoke(&event)
-            .map_err(anyhow::Error::msg)
-            .context("forwarder")?;
-        alerter
-            .invoke(&event)
-            .map_err(anyhow::Error::msg)
-            .context("alerter")?;
+    // Every log file's event twice: the second delivery finds the file completed in the state
+    // table and is skipped (no event forwarded twice, no alert published twice).
+    for round in ["first delivery", "repeated delivery"] {
+        for key in &log_keys {
+            let event = events::eventbridge_object_created(BUCKET, key);
+            forwarder
+                .invoke(&event)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("forwarder, {round}"))?;
+            alerter
+                .invoke(&event)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("alerter, {round}"))?;
+        }
     }
+    println!(
+        "sent each log file's event to the forwarder and the alerter twice (EventBridge delivers \
+         at least once); the repeats find the file completed in the state table\n"
+    );
     for digest in &chain.digests {
         let event = events::eventbridge_object_created(BUCKET, &digest.key);
         verifier
@@ -198,6 +209,7 @@ async fn run() -> anyhow::Result<()> {
     report_forwarded(&logs, &forwarder.stdout_so_far()).await?;
     report_alerts(&moto)?;
     report_verdicts(&verifier.stdout_so_far());
+    report_state_table(&cfg).await?;
     drop((forwarder, alerter, verifier, moto));
     println!("\nall local processes stopped.");
     Ok(())
@@ -265,4 +277,45 @@ fn report_verdicts(verifier_stdout: &str) {
             );
         }
     }
+}
+
+/// The state table's records per function and status (what a repeated delivery found).
+async fn report_state_table(cfg: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    let ddb = aws_sdk_dynamodb::Client::new(cfg);
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = ddb
+            .scan()
+            .table_name(trailwatch_e2e::STATE_TABLE)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        for item in page.items() {
+            let pk = item.get("pk").and_then(|v| v.as_s().ok()).cloned();
+            let kind = pk
+                .as_deref()
+                .and_then(|pk| pk.split('#').next())
+                .unwrap_or("?")
+                .to_owned();
+            let status = item
+                .get("status")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_else(|| "counter".to_owned());
+            *counts.entry((kind, status)).or_default() += 1;
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    println!(
+        "\n== state table {} (records per function and status)",
+        trailwatch_e2e::STATE_TABLE
+    );
+    for ((kind, status), n) in &counts {
+        println!("  {kind:<16} {status:<12} {n}");
+    }
+    Ok(())
 }
