@@ -14,14 +14,16 @@ mod body;
 mod emf;
 #[path = "insights/query_fields.rs"]
 mod query_fields;
+#[path = "dashboard/runs.rs"]
+mod runs;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use body::{DimensionValue, ShownMetric, dashboard_body, log_widgets, placeholder, shown_metrics};
 use emf::{Emitted, EmittedMetric, unemitted};
+use runs::{run_alerter, run_digest_verifier, run_forwarder};
 use serde_json::{Value, json};
-use trailwatch_e2e::chains::{public_keys_file, variant};
-use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time, upload_objects};
+use trailwatch_e2e::Moto;
 use trailwatch_shared::digest::FindingCode;
 use trailwatch_shared::metrics::MetricLine;
 
@@ -107,7 +109,8 @@ async fn every_trailwatch_metric_on_the_dashboard_is_one_the_functions_emit() {
         );
     }
     check_aws_metrics(&shown);
-    check_log_widgets(&body, &emitted);
+    let problems = log_widget_problems(&body, &emitted);
+    assert!(problems.is_empty(), "{problems:#?}");
 
     let checked: BTreeSet<String> = shown
         .iter()
@@ -199,31 +202,48 @@ fn check_aws_metrics(shown: &[ShownMetric]) {
     );
 }
 
-/// Each log widget reads the functions' own log groups, and only fields their EMF documents
-/// carry.
-fn check_log_widgets(body: &Value, emitted: &Emitted) {
-    let widgets = log_widgets(body).unwrap();
-    assert!(!widgets.is_empty(), "the dashboard has log widgets");
+/// What is wrong with the log widgets (empty: nothing): each reads the functions' own log
+/// groups, and only fields their EMF documents carry.
+fn log_widget_problems(body: &Value, emitted: &Emitted) -> Vec<String> {
+    let widgets = match log_widgets(body) {
+        Ok(w) if !w.is_empty() => w,
+        Ok(_) => return vec!["the dashboard has no log widget".into()],
+        Err(e) => return vec![format!("{e:#}")],
+    };
+    let mut problems = Vec::new();
     for w in widgets {
-        let read =
-            query_fields::query_fields(&w.query).unwrap_or_else(|e| panic!("{:?}: {e:#}", w.title));
-        assert!(!read.sources.is_empty(), "{:?} names no log group", w.title);
+        let read = match query_fields::query_fields(&w.query) {
+            Ok(read) if !read.sources.is_empty() && !read.fields.is_empty() => read,
+            Ok(_) => {
+                problems.push(format!("{:?} names no log group or no field", w.title));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!("{:?}: {e:#}", w.title));
+                continue;
+            }
+        };
         let mut keys = BTreeSet::new();
         for source in &read.sources {
-            let (function, ..) = FUNCTIONS
-                .iter()
-                .find(|f| placeholder(f.3) == *source)
-                .unwrap_or_else(|| panic!("{:?}: {source} is not a function's log group", w.title));
-            keys.extend(emitted.document_keys.get(*function).into_iter().flatten());
+            match FUNCTIONS.iter().find(|f| placeholder(f.3) == *source) {
+                Some((function, ..)) => {
+                    keys.extend(emitted.document_keys.get(*function).into_iter().flatten())
+                }
+                None => problems.push(format!(
+                    "{:?}: {source} is not a function's log group",
+                    w.title
+                )),
+            }
         }
         let missing: Vec<&String> = read.fields.iter().filter(|f| !keys.contains(f)).collect();
-        assert!(
-            missing.is_empty(),
-            "{:?} reads fields no EMF document of {:?} has: {missing:?}",
-            w.title,
-            read.sources
-        );
+        if !missing.is_empty() {
+            problems.push(format!(
+                "{:?} reads fields no EMF document of {:?} has: {missing:?}",
+                w.title, read.sources
+            ));
+        }
     }
+    problems
 }
 
 fn describe(metrics: &BTreeSet<EmittedMetric>) -> String {
@@ -232,236 +252,6 @@ fn describe(metrics: &BTreeSet<EmittedMetric>) -> String {
         .map(|m| format!("{} {} {:?}", m.namespace, m.name, m.dimensions))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn ok(response: Result<Value, String>, what: &str) {
-    let response = response.unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert_eq!(response["status"], "ok", "{what}: {response}");
-}
-
-/// `data` gzipped and cut in the middle: a log file that breaks part-way.
-async fn put_truncated(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, data: &[u8]) {
-    let mut bytes = gzip(data);
-    bytes.truncate(bytes.len() / 2);
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(bytes.into())
-        .send()
-        .await
-        .unwrap();
-}
-
-/// A real log file (twice: the second is a redelivery), a folder marker, a damaged file.
-async fn run_forwarder(moto: &Moto) -> String {
-    const BUCKET: &str = "forwarder-bucket";
-    const GROUP: &str = "/trailwatch/dashboard";
-    let s3 = moto.s3().await;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config().await);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    logs.create_log_group()
-        .log_group_name(GROUP)
-        .send()
-        .await
-        .unwrap();
-    let day = time::yesterday();
-    let (folder, compact) = (day.replace('-', "/"), day.replace('-', ""));
-    let text = std::fs::read_to_string(fixture(
-        "cloudtrail/218007301253_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json",
-    ))
-    .unwrap()
-    .replace("\"2023-07-10T", &format!("\"{day}T"));
-    let dir = format!("AWSLogs/218007301253/CloudTrail/us-east-1/{folder}");
-    let key =
-        format!("{dir}/218007301253_CloudTrail_us-east-1_{compact}T1145Z_7xgocspSowgK0Gto.json.gz");
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .body(gzip(text.as_bytes()).into())
-        .send()
-        .await
-        .unwrap();
-
-    let mut env = moto.env();
-    env.push(("LOG_GROUP_NAME".into(), GROUP.into()));
-    let watch = LambdaWatch::start("forwarder", &env);
-    let created = |k: &str| events::eventbridge_object_created(BUCKET, k);
-    ok(watch.invoke(&created(&key)), "log file");
-    ok(watch.invoke(&created(&key)), "redelivered log file");
-    ok(watch.invoke(&created("AWSLogs/")), "folder marker");
-    // A truncated gzip fails the file (a missing object is a skip: deleted since the event).
-    let damaged =
-        format!("{dir}/218007301253_CloudTrail_us-east-1_{compact}T1150Z_DamagedFile00001.json.gz");
-    put_truncated(&s3, BUCKET, &damaged, text.as_bytes()).await;
-    watch
-        .invoke(&created(&damaged))
-        .expect_err("a damaged file fails the invocation");
-    watch.stop_and_collect_stdout()
-}
-
-/// An attack file (twice), an Insights file, a digest (skipped), a damaged file.
-async fn run_alerter(moto: &Moto) -> String {
-    const BUCKET: &str = "alerter-bucket";
-    let s3 = moto.s3().await;
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let topic_arn = aws_sdk_sns::Client::new(&moto.sdk_config().await)
-        .create_topic()
-        .name("dashboard-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let attack = "218007301253_CloudTrail_us-east-1_20230710T1205Z_UljXNp9xLp8nsAGc.json";
-    let dir = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10";
-    let attack_key = format!("{dir}/{attack}.gz");
-    let text = std::fs::read(fixture(&format!("cloudtrail/{attack}"))).unwrap();
-    let insight = json!({"Records": [{
-        "eventVersion": "1.08", "eventTime": "2024-07-10T01:42:00Z", "awsRegion": "us-east-1",
-        "eventID": "e-start", "eventType": "AwsCloudTrailInsight", "recipientAccountId": "123456789012",
-        "sharedEventID": "99999999-8888-7777-6666-555555555555", "eventCategory": "Insight",
-        "insightDetails": {
-            "state": "Start", "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances",
-            "insightType": "ApiCallRateInsight",
-            "insightContext": {"statistics": {"baseline": {"average": 0.05}, "insight": {"average": 12.5},
-                                              "insightDuration": 4, "baselineDuration": 10080}}
-        }
-    }]});
-    let insight_key = "AWSLogs/123456789012/CloudTrail-Insight/us-east-1/2024/07/10/123456789012_CloudTrail-Insight_us-east-1_20240710T0145Z_FiT5gcVkXjDfw1bn.json.gz";
-    for (key, bytes) in [
-        (attack_key.as_str(), gzip(&text)),
-        (insight_key, gzip(insight.to_string().as_bytes())),
-    ] {
-        s3.put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(bytes.into())
-            .send()
-            .await
-            .unwrap();
-    }
-
-    let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    let watch = LambdaWatch::start("alerter", &env);
-    let created = |k: &str| events::eventbridge_object_created(BUCKET, k);
-    ok(watch.invoke(&created(&attack_key)), "attack file");
-    ok(
-        watch.invoke(&created(&attack_key)),
-        "redelivered attack file",
-    );
-    ok(watch.invoke(&created(insight_key)), "Insights file");
-    let digest = "AWSLogs/218007301253/CloudTrail-Digest/us-east-1/2023/07/10/218007301253_CloudTrail-Digest_us-east-1_trail_us-east-1_20230710T120000Z.json.gz";
-    ok(watch.invoke(&created(digest)), "digest file");
-    let damaged =
-        format!("{dir}/218007301253_CloudTrail_us-east-1_20230710T1210Z_DamagedFile00002.json.gz");
-    put_truncated(&s3, BUCKET, &damaged, &text).await;
-    watch
-        .invoke(&created(&damaged))
-        .expect_err("a damaged file fails the invocation");
-    watch.stop_and_collect_stdout()
-}
-
-/// A chain whose first digest lists a modified log (every digest of it), an overwritten log, a
-/// deleted log, an object that is no digest, and the hourly range check over the chain.
-async fn run_digest_verifier(moto: &Moto) -> String {
-    let s3 = moto.s3().await;
-    let case = variant("log_modified");
-    let chain = &case.chains[0];
-    let bucket = chain.layout.bucket.clone();
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    upload_objects(&s3, case.objects()).await;
-    let topic_arn = aws_sdk_sns::Client::new(&moto.sdk_config().await)
-        .create_topic()
-        .name("dashboard-digest-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let run = &case.runs[0].request;
-    let keys = public_keys_file(&case, &run.region);
-    let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        keys.path().to_string_lossy().into(),
-    ));
-    let watch = LambdaWatch::start("digest-verifier", &env);
-
-    for digest in &chain.digests {
-        ok(
-            watch.invoke(&events::eventbridge_object_created(
-                &digest.bucket,
-                &digest.key,
-            )),
-            "digest",
-        );
-    }
-    // A log file written a second time: an overwrite.
-    let log = &chain.logs[1].key;
-    s3.put_object()
-        .bucket(&bucket)
-        .key(log)
-        .body(b"{\"Records\":[]}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    let second = s3
-        .head_object()
-        .bucket(&bucket)
-        .key(log)
-        .send()
-        .await
-        .unwrap()
-        .version_id
-        .expect("versioned bucket");
-    ok(
-        watch.invoke(&events::eventbridge_object_version_created(
-            &bucket, log, &second,
-        )),
-        "overwritten log",
-    );
-    // A log file deleted.
-    let deleted = &chain.logs[2].key;
-    s3.delete_object()
-        .bucket(&bucket)
-        .key(deleted)
-        .send()
-        .await
-        .unwrap();
-    ok(
-        watch.invoke(&events::eventbridge_object_deleted(
-            &bucket,
-            deleted,
-            None,
-            "Delete Marker Created",
-        )),
-        "deleted log",
-    );
-    ok(
-        watch.invoke(&events::eventbridge_object_created(
-            &bucket,
-            "exports/report.csv",
-        )),
-        "not a digest",
-    );
-    let hours = (run.end - run.start + 3599) / 3600;
-    let range = json!({"trailwatchRangeCheck": {
-        "bucket": run.bucket, "prefix": run.prefix, "hours": hours, "end": run.end
-    }});
-    ok(watch.invoke(&range), "range check");
-    watch.stop_and_collect_stdout()
 }
 
 // ------------------------------------------------------------------ the checker's own tests
@@ -572,4 +362,30 @@ fn the_template_dashboard_body_is_json_naming_this_stacks_resources() {
         .collect();
     let all: BTreeSet<&str> = FindingCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(codes, all, "the findings widget shows every finding code");
+}
+
+/// Negative control of the log widgets' check: a misspelt field, a log group of no function.
+#[test]
+fn a_log_widget_reading_a_field_no_emf_document_has_fails_the_check() {
+    let emitted = emitted_by(&[MetricLine::new("trailwatch")
+        .dimension("Function", "digest-verifier")
+        .count("DigestsVerified", 1)
+        .property("verdict", "PASS")]);
+    let widget = |query: &str| {
+        json!({"widgets": [{"type": "log", "x": 0, "y": 0, "width": 6, "height": 6,
+                            "properties": {"title": "v", "region": "eu-west-1", "query": query}}]})
+    };
+    let good = "SOURCE '<DigestVerifierLogGroup>' | filter ispresent(DigestsVerified) | stats sum(DigestsVerified) as n by verdict";
+    assert_eq!(
+        log_widget_problems(&widget(good), &emitted),
+        Vec::<String>::new()
+    );
+    for bad in [
+        good.replace("by verdict", "by Verdict"),
+        good.replace("<DigestVerifierLogGroup>", "<ForwarderLogGroup>"),
+        good.replace("<DigestVerifierLogGroup>", "/aws/lambda/other"),
+    ] {
+        let problems = log_widget_problems(&widget(&bad), &emitted);
+        assert!(!problems.is_empty(), "{bad} passed");
+    }
 }
