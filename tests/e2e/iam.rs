@@ -745,6 +745,45 @@ async fn digest_verifier_gives_verdicts_and_alerts_with_the_templates_permission
     );
 }
 
+/// Without the template's DynamoDB statement the verifier cannot claim the digest: a permission
+/// error, no verdict and no alert (a refused state table is never evidence about the trail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_verifier_without_the_state_table_statement_fails_with_permission_denied() {
+    let case = variant("clean");
+    let (w, keys, _) = verifier_world(&case, None, &[]).await;
+    let policies = without_action(
+        &without_action(
+            &w.template_policies("DigestVerifierFunction", &[]),
+            "dynamodb:UpdateItem",
+        ),
+        "dynamodb:GetItem",
+    );
+    let role = w.role("digest-verifier-no-state", &policies).await;
+    let digests = case.stored_digests();
+    let (bucket, key) = &digests[0];
+    w.aws.enforce_iam(true);
+    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
+    let result = watch.invoke(&events::s3_put(bucket, &[key]));
+    let log = watch.stop_and_collect_stdout();
+    w.aws.enforce_iam(false);
+
+    let error = result.expect_err("a refused claim fails the invocation");
+    let document: Value = serde_json::from_str(&error).unwrap();
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}\n{log}"
+    );
+    assert!(error.contains("state table refused"), "{error}");
+    assert!(
+        verdicts(&log).is_empty(),
+        "no verdict without the claim:\n{log}"
+    );
+    assert!(
+        w.sns.sent_notifications().is_empty(),
+        "a refused state table is not reported as tampering"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
     // An S3 notification names no version: the digest is read with s3:GetObject.
