@@ -63,6 +63,7 @@ const REQUIRED: &[(&str, &str)] = &[
     ("alerter", "FilesFailed"),
     ("alerter", "AlertsPublished"),
     ("alerter", "RuleMatches"),
+    ("alerter", "WindowAlerts"),
     ("digest-verifier", "DigestsVerified"),
     ("digest-verifier", "AlertsPublished"),
     ("digest-verifier", "RangeChecksCompleted"),

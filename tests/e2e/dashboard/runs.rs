@@ -71,7 +71,8 @@ pub(crate) async fn run_forwarder(moto: &Moto) -> String {
     watch.stop_and_collect_stdout()
 }
 
-/// An attack file (twice), an Insights file, a digest (skipped), a damaged file.
+/// An attack file (twice; a built-in rule set and a rule with a period), an Insights file, a
+/// digest (skipped), a damaged file.
 pub(crate) async fn run_alerter(moto: &Moto) -> String {
     const BUCKET: &str = "alerter-bucket";
     let s3 = moto.s3().await;
@@ -113,8 +114,16 @@ pub(crate) async fn run_alerter(moto: &Moto) -> String {
             .unwrap();
     }
 
+    // A rule with a period (its windows live in the state table): the trail stopped in 5 minutes.
+    let windowed = json!([{
+        "id": "team:trail-stopped-window", "title": "Trail stopped", "severity": "HIGH",
+        "pattern": "{ $.eventSource = cloudtrail.amazonaws.com && $.eventName = StopLogging }",
+        "threshold": 1, "period": 300
+    }]);
     let mut env = moto.env();
+    env.extend(moto.with_state_table().await);
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    env.push(("CUSTOM_RULES".into(), windowed.to_string()));
     let watch = LambdaWatch::start("alerter", &env);
     let created = |k: &str| events::eventbridge_object_created(BUCKET, k);
     ok(watch.invoke(&created(&attack_key)), "attack file");
