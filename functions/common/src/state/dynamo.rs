@@ -11,6 +11,14 @@
 //!
 //! Calls made (the functions' IAM statement grants exactly these): `dynamodb:UpdateItem`,
 //! `dynamodb:GetItem`.
+//!
+//! A lease that ends at `now` is over (`leaseUntil <= :now`), exactly as in the memory store.
+//!
+//! Window contributions: every id a window has counted is kept in its `contributions` set, and
+//! each write to the window costs one write unit per KB of the whole item. Give a short id: a
+//! 64-bit hash of the work key (16 hex characters) is enough (a collision needs about 2^32
+//! files in one window), where a SHA-256 hex string is 64 characters; a window item stays far
+//! below DynamoDB's 400 KB item limit either way (thousands of files per window).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
