@@ -2,8 +2,8 @@
 //! can say no and that the template grants no more than the table needs.
 
 use crate::deployments::{
-    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, STACK, STATE_TABLE_ARN, TOPIC_ARN,
-    TRAIL_KEY_ARN,
+    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, SECURITY_HUB_PRODUCT_ARN, STACK,
+    STATE_TABLE_ARN, TOPIC_ARN, TRAIL_KEY_ARN,
 };
 use crate::table::{
     Function, Request, log_key, log_stream_arn, request, s3_kms_decrypt, s3_object_arn, state_item,
@@ -139,6 +139,52 @@ pub(crate) fn negative_controls(d: &Deployment, f: Function) -> Vec<(&'static st
                 state_item(action, &theirs).remove(0),
             ));
         }
+    }
+    // Security Hub: only BatchImportFindings, only into the account's own default product, and
+    // only when SecurityHubFindings=true.
+    out.extend([
+        (
+            "import findings into another account's product",
+            request(
+                "securityhub:BatchImportFindings",
+                "arn:aws:securityhub:eu-west-1:444455556666:product/444455556666/default",
+                &[],
+            ),
+        ),
+        (
+            "import findings as a partner product",
+            request(
+                "securityhub:BatchImportFindings",
+                "arn:aws:securityhub:eu-west-1::product/crowdstrike/crowdstrike-falcon",
+                &[],
+            ),
+        ),
+        (
+            "change a finding's workflow (BatchUpdateFindings)",
+            request(
+                "securityhub:BatchUpdateFindings",
+                format!("arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default"),
+                &[],
+            ),
+        ),
+        (
+            "read the hub's findings",
+            request(
+                "securityhub:GetFindings",
+                format!("arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default"),
+                &[],
+            ),
+        ),
+    ]);
+    if !d.security_hub_findings || f == Function::Forwarder {
+        out.push((
+            "import findings without SecurityHubFindings (or as the forwarder)",
+            request(
+                "securityhub:BatchImportFindings",
+                SECURITY_HUB_PRODUCT_ARN,
+                &[],
+            ),
+        ));
     }
     if !d.kms_key {
         out.push((

@@ -24,6 +24,9 @@ pub(crate) const RULES_KEY: &str = "trailwatch/rules.json";
 pub(crate) const STATE_TABLE: &str = "trailwatch-test-StateTable-1A2B3C4D5E6F";
 pub(crate) const STATE_TABLE_ARN: &str =
     "arn:aws:dynamodb:eu-west-1:111122223333:table/trailwatch-test-StateTable-1A2B3C4D5E6F";
+/// The account's default Security Hub product: where SecurityHubFindings=true imports findings.
+pub(crate) const SECURITY_HUB_PRODUCT_ARN: &str =
+    "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default";
 
 /// One way of deploying the stack: the parameters that change which statements exist.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +36,7 @@ pub(crate) struct Deployment {
     pub kms_key: bool,
     pub custom_rules_object: bool,
     pub encrypt_alert_topic: bool,
+    pub security_hub_findings: bool,
 }
 
 pub(crate) const DEPLOYMENTS: [Deployment; 3] = [
@@ -42,6 +46,7 @@ pub(crate) const DEPLOYMENTS: [Deployment; 3] = [
         kms_key: true,
         custom_rules_object: true,
         encrypt_alert_topic: true,
+        security_hub_findings: true,
     },
     Deployment {
         name: "adopted bucket, KMS key, custom-rules object",
@@ -49,6 +54,7 @@ pub(crate) const DEPLOYMENTS: [Deployment; 3] = [
         kms_key: true,
         custom_rules_object: true,
         encrypt_alert_topic: false,
+        security_hub_findings: false,
     },
     Deployment {
         name: "defaults (created trail, nothing optional)",
@@ -56,6 +62,7 @@ pub(crate) const DEPLOYMENTS: [Deployment; 3] = [
         kms_key: false,
         custom_rules_object: false,
         encrypt_alert_topic: false,
+        security_hub_findings: false,
     },
 ];
 
@@ -94,6 +101,14 @@ impl Deployment {
                 &rules_uri
             } else {
                 ""
+            },
+        );
+        set(
+            "SecurityHubFindings",
+            if self.security_hub_findings {
+                "true"
+            } else {
+                "false"
             },
         );
         set(

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::deployments::{
-    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, RULES_KEY, STACK, STATE_TABLE_ARN,
-    TOPIC_ARN, TOPIC_KEY_ARN, TRAIL_KEY_ARN,
+    ACCOUNT, Deployment, LOG_GROUP, REGION, RULES_BUCKET, RULES_KEY, SECURITY_HUB_PRODUCT_ARN,
+    STACK, STATE_TABLE_ARN, TOPIC_ARN, TOPIC_KEY_ARN, TRAIL_KEY_ARN,
 };
 
 /// A deployed function: its crate folder under `functions/` and its logical id in the template.
@@ -379,6 +379,23 @@ pub(crate) fn table(d: &Deployment) -> Vec<Row> {
             work_item("digest-verifier", bucket, &digest_key()),
         )],
     ));
+    // SecurityHubFindings=true: each alert also imported as a finding, into the account's default
+    // product (BatchImportFindings' resource type is the product).
+    if d.security_hub_findings {
+        for f in [Alerter, DigestVerifier] {
+            rows.push(row(
+                f,
+                "securityhub",
+                "BatchImportFindings",
+                "an alert as a finding in the account's default product",
+                vec![request(
+                    "securityhub:BatchImportFindings",
+                    SECURITY_HUB_PRODUCT_ARN,
+                    &[],
+                )],
+            ));
+        }
+    }
     if d.custom_rules_object {
         rows.push(row(
             Alerter,
