@@ -281,6 +281,8 @@ fn emit_failure(uri: &str, e: &ObjectError, counts: Option<&FileCounts>) {
             .property("recordsForwarded", c.forwarded)
             .property("recordsFiltered", c.filtered)
             .property("recordsRejected", c.rejected)
+            .property("resumedAfterRecords", c.resumed_after)
+            // Absolute: leading records of the file done (resumedAfterRecords included).
             .property("recordsDone", c.records_done);
     }
     line.emit();
