@@ -301,7 +301,6 @@ async fn a_read_error_sends_what_was_read_before_it_then_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_checkpoint_stops_the_file_before_the_next_batch() {
     let recs = records(40, 100_000, 0);
-    let store = MemoryStateStore::new();
     let sink = Arc::new(RecordingSink::default());
     let calls = AtomicUsize::new(0);
     let resume = Resume {
@@ -315,7 +314,6 @@ async fn a_failed_checkpoint_stops_the_file_before_the_next_batch() {
             })
         },
     };
-    let _ = &store;
     let (counts, result) = forward_records(sink.clone(), reader(file(&recs)), job(), resume).await;
     assert!(
         matches!(result, Err(ForwardError::Checkpoint { .. })),
