@@ -133,13 +133,31 @@ impl LambdaWatch {
     /// `{"errorType", "errorMessage"}` JSON that Lambda puts in the on-failure destination record
     /// as `responsePayload`.
     pub fn invoke(&self, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
+        self.invoke_within(payload, INVOKE_TIMEOUT)
+            .unwrap_or_else(|| {
+                panic!(
+                    "invoking {} timed out after {INVOKE_TIMEOUT:?}; function output:\n{}",
+                    self.function_name,
+                    self.stdout_so_far()
+                )
+            })
+    }
+
+    /// [`invoke`](Self::invoke) with a deadline: `None` when no answer came within `deadline`,
+    /// which is what Lambda does to an invocation that outlives the function's timeout (the
+    /// fault suite then drops this environment and starts a fresh one, as Lambda does).
+    pub fn invoke_within(
+        &self,
+        payload: &serde_json::Value,
+        deadline: Duration,
+    ) -> Option<Result<serde_json::Value, String>> {
         use std::io::{Read, Write};
         let body = payload.to_string();
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))
             .expect("connect to the emulator");
         // A function that never reaches the runtime API would leave the call waiting forever.
         stream
-            .set_read_timeout(Some(INVOKE_TIMEOUT))
+            .set_read_timeout(Some(deadline))
             .expect("read timeout");
         write!(
             stream,
@@ -151,24 +169,33 @@ impl LambdaWatch {
         )
         .expect("send the invocation");
         let mut response = Vec::new();
-        if let Err(e) = stream.read_to_end(&mut response) {
-            panic!(
-                "invoking {} failed or timed out after {INVOKE_TIMEOUT:?} ({e}); function output:\n{}",
+        match stream.read_to_end(&mut response) {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
+            }
+            Err(e) => panic!(
+                "invoking {} failed ({e}); function output:\n{}",
                 self.function_name,
                 self.stdout_so_far()
-            );
+            ),
         }
         let response = String::from_utf8_lossy(&response);
         let (head, body) = response
             .split_once("\r\n\r\n")
             .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
         let body = decode_body(head, body);
-        if head.starts_with("HTTP/1.1 200") {
+        Some(if head.starts_with("HTTP/1.1 200") {
             serde_json::from_str(body.trim())
                 .map_err(|e| format!("invoke output is not JSON ({e}): {body}"))
         } else {
             Err(body)
-        }
+        })
     }
 
     /// Stops the function and returns everything it printed on stdout (logs and EMF lines).

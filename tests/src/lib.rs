@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod chains;
 pub mod events;
+pub mod faults;
 pub mod iam;
 mod lambda;
 mod moto;
