@@ -588,6 +588,79 @@ async fn alerter_without_get_object_version_reports_the_missing_permission() {
     );
 }
 
+/// SecurityHubFindings=true: with the template's statement every alert is also a finding; without
+/// it the import is refused, the file fails as a permission error naming the action, and no SNS
+/// alert goes out (the finding is imported first, so a retry sends both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerter_imports_findings_with_the_templates_permissions_and_not_without_them() {
+    // Boxed: the Security Hub SDK's futures are large, and a test thread's stack is 2 MiB.
+    Box::pin(alerter_security_hub_run()).await;
+}
+
+async fn alerter_security_hub_run() {
+    let product_arn = format!("arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default");
+    let mut p = alerter_parameters();
+    p.push(("SecurityHubFindings", "true".into()));
+    for with_statement in [true, false] {
+        let w = alerter_world(if with_statement {
+            "trail-alerter-hub"
+        } else {
+            "trail-alerter-hub-denied"
+        })
+        .await;
+        let hub = aws_sdk_securityhub::Client::new(&w.aws.sdk_config().await);
+        hub.enable_security_hub().send().await.unwrap();
+        let key = format!("{PREFIX}{ATTACK}.gz");
+        let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
+        let version = w.put(&key, &raw).await;
+        let mut policies = w.template_policies("AlerterFunction", &params(&p));
+        if !with_statement {
+            policies = without_action(&policies, "securityhub:BatchImportFindings");
+        }
+        let role = w.role("alerter-hub", &policies).await;
+        let mut env = alerter_env(&w, &role);
+        env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+        env.push(("SECURITY_HUB_PRODUCT_ARN".into(), product_arn.clone()));
+        w.aws.enforce_iam(true);
+        let watch = LambdaWatch::start("alerter", &env);
+        let result = watch.invoke(&events::eventbridge_object_version_created(
+            &w.bucket, &key, &version,
+        ));
+        let log = watch.stop_and_collect_stdout();
+        w.aws.enforce_iam(false);
+        let findings = hub
+            .get_findings()
+            .max_results(100)
+            .send()
+            .await
+            .unwrap()
+            .findings()
+            .len();
+        let alerts = w.sns.sent_notifications().len();
+        if with_statement {
+            assert_eq!(
+                result.map(|r| r["status"].clone()),
+                Ok(json!("ok")),
+                "{log}"
+            );
+            assert!(alerts > 0, "{log}");
+            assert_eq!(findings, alerts, "one finding per alert");
+        } else {
+            let error = result.expect_err("a refused import fails the invocation");
+            let document: Value = serde_json::from_str(&error).unwrap();
+            assert_eq!(
+                document["errorType"], "trailwatch.PermissionDenied",
+                "{document}"
+            );
+            assert!(
+                error.contains("securityhub:BatchImportFindings"),
+                "the failure names the action: {error}"
+            );
+            assert_eq!((findings, alerts), (0, 0), "neither a finding nor an alert");
+        }
+    }
+}
+
 // ------------------------------------------------------------------------ digest-verifier ---
 
 /// A chain of `case` uploaded to a versioned bucket, its key file, and a verifier role.
