@@ -3,6 +3,9 @@
 //!
 //! The alerts come from the code the alerter publishes with (`trailwatch_shared::alert`), so
 //! what is printed here is byte for byte the subject and e-mail text the function publishes.
+//! Rules with a `period` are counted over windows across the files given, in the order scanned
+//! (`WindowBacktest`): a window alerts after the file that brings it to the threshold, as the
+//! alerter does when the files arrive in that order.
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -14,6 +17,7 @@ use trailwatch_shared::alert::AlertMessage;
 use trailwatch_shared::alert::insights::scan_insights_file;
 use trailwatch_shared::alert::rule_alert::FileContext;
 use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
+use trailwatch_shared::alert::window_alert::WindowBacktest;
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::records::{ReaderLimits, RecordReader};
 use trailwatch_shared::rules::config::{LoadedRules, RuleSetSelection, load_rules, parse_rules};
@@ -46,6 +50,8 @@ struct Totals {
     records: u64,
     alerts: u64,
     unreadable: u64,
+    /// Rules with a period: their windows, counted over the files in the order scanned.
+    windows: WindowBacktest,
 }
 
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -154,10 +160,11 @@ fn scan_local(
     }
     totals.records += scan.records_evaluated;
     let planned = plan_alerts(&scan, rules, &file);
+    let window_alerts = totals.windows.add_file(&scan, rules, &file);
     print_alerts(
         out,
         &file,
-        planned.iter().map(|p| &p.message),
+        planned.iter().map(|p| &p.message).chain(&window_alerts),
         args.json,
         totals,
     )?;
@@ -235,8 +242,13 @@ async fn scan_s3_prefix(
                     scan_log_file(reader, rules, usize::from(args.max_events))
                 });
                 let planned = plan_alerts(&scan, rules, &file);
+                let window_alerts = totals.windows.add_file(&scan, rules, &file);
                 (
-                    planned.into_iter().map(|p| p.message).collect(),
+                    planned
+                        .into_iter()
+                        .map(|p| p.message)
+                        .chain(window_alerts)
+                        .collect(),
                     scan.records_evaluated,
                     scan.read_error.map(|e| e.to_string()),
                 )

@@ -179,6 +179,37 @@ async fn five_failed_sign_ins_in_300_s_across_files_raise_one_alert_with_count_a
         3,
         "no alert unit for the window below its threshold: {keys:#?}"
     );
+
+    // `trailwatch scan` over the same files (in key order, as S3 lists them) back-tests the rule
+    // with the same decision: one window alert, after f3, with the very JSON the function sent.
+    let rules_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(rules_file.path(), rules()).unwrap();
+    let cli = trailwatch_e2e::function_binary("trailwatch");
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(&cli)
+            .args(["scan", "--rules", "none", "--json", "--custom-rules"])
+            .arg(rules_file.path())
+            .arg(format!("s3://{BUCKET}/AWSLogs/"))
+            .envs(moto.env())
+            .output()
+            .unwrap()
+    });
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("4 file(s)") && stderr.contains("1 alert(s) would be sent"),
+        "{stderr}"
+    );
+    assert!(stdout.contains(&format!("Subject: {subject}")), "{stdout}");
+    let printed_json = stdout
+        .split("---- machine-readable JSON (sqs/lambda/https)\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("the alert's JSON");
+    assert_eq!(serde_json::from_str::<Value>(printed_json).unwrap(), doc);
 }
 
 #[test]

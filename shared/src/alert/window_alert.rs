@@ -520,6 +520,57 @@ impl MachineBody for WindowJson<'_> {
     }
 }
 
+/// Windows counted in memory over the files given, for back-testing windowed rules against
+/// history (`trailwatch scan`): the alerter's decision (a window alerts on the file whose matches
+/// bring it to the threshold) without the state table. Each file is assumed given once.
+#[derive(Debug, Default)]
+pub struct WindowBacktest {
+    /// Count and samples per rule id and window.
+    windows: BTreeMap<(String, WindowSlot), (u64, Vec<WindowSample>)>,
+}
+
+impl WindowBacktest {
+    /// Adds the windowed matches of one scanned file; returns the window alerts it raises.
+    pub fn add_file(
+        &mut self,
+        scan: &super::scan::FileScan,
+        rules: &crate::rules::config::LoadedRules,
+        file: &FileContext,
+    ) -> Vec<AlertMessage> {
+        let mut alerts = Vec::new();
+        for (rule, windowed) in rules.rules().iter().zip(&scan.windowed) {
+            let Some(period) = rule.period else { continue };
+            for c in windowed.contributions(period, file) {
+                let slot = WindowSlot {
+                    account: c.account.clone(),
+                    region: c.region.clone(),
+                    window_start: c.window_start,
+                };
+                let (count, samples) = self.windows.entry((rule.id.clone(), slot)).or_default();
+                let before = *count;
+                *count += c.count;
+                let room = MAX_WINDOW_SAMPLES.saturating_sub(samples.len());
+                samples.extend(c.samples.iter().take(room).cloned());
+                if before < rule.threshold && rule.threshold <= *count {
+                    alerts.push(window_alert(
+                        rule,
+                        &WindowReport {
+                            account: &c.account,
+                            region: &c.region,
+                            period,
+                            window_start: c.window_start,
+                            count: *count,
+                            samples,
+                            log_file: file,
+                        },
+                    ));
+                }
+            }
+        }
+        alerts
+    }
+}
+
 #[cfg(test)]
 #[path = "window_alert_tests.rs"]
 mod tests;

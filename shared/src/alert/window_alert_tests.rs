@@ -341,3 +341,60 @@ fn periods_read_as_people_say_them() {
     assert_eq!(period_phrase(86_400), "1 d");
     assert_eq!(period_phrase(5400), "90 min");
 }
+
+/// `trailwatch scan`'s back-test takes the alerter's decision: the file that brings a window to
+/// the threshold raises its alert, once; another window or a file below it raises none.
+#[test]
+fn the_backtest_alerts_on_the_file_that_reaches_the_threshold_once() {
+    let rules = {
+        let doc = format!(
+            r#"[{{"id":"team:failed-logins","title":"Failed console sign-ins","pattern":"{PATTERN}","severity":"MEDIUM","threshold":5,"period":300}}]"#
+        );
+        let custom = parse_rules("CUSTOM_RULES", &doc).unwrap();
+        load_rules(&RuleSetSelection::None, &[("CUSTOM_RULES".into(), custom)]).unwrap()
+    };
+    let mut backtest = WindowBacktest::default();
+    let mut raised = Vec::new();
+    for (n, times) in [
+        ["2024-01-01T00:00:10Z", "2024-01-01T00:00:20Z"],
+        ["2024-01-01T00:01:10Z", "2024-01-01T00:05:20Z"],
+        ["2024-01-01T00:02:10Z", "2024-01-01T00:03:20Z"],
+        ["2024-01-01T00:04:10Z", "2024-01-01T00:04:20Z"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let records: Vec<String> = times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| failed_login(t, n * 2 + i))
+            .collect();
+        let text = format!("{{\"Records\":[{}]}}", records.join(","));
+        let scan = scan_log_file(
+            RecordReader::new(text.as_bytes(), ReaderLimits::default()),
+            &rules,
+            10,
+        );
+        let f = FileContext {
+            key: format!("f{n}.json.gz"),
+            ..file()
+        };
+        raised.push(backtest.add_file(&scan, &rules, &f));
+    }
+    // 2, 3, 5 (third file), 7: one alert, on the third file; the 00:05 window holds 1.
+    let counts: Vec<usize> = raised.iter().map(Vec::len).collect();
+    assert_eq!(counts, [0, 0, 1, 0]);
+    let alert = &raised[2][0];
+    assert!(
+        alert.subject.contains("5 events in 5 min"),
+        "{}",
+        alert.subject
+    );
+    assert!(
+        alert
+            .text
+            .contains("Reached with log file: s3://trail-bucket/f2.json.gz"),
+        "{}",
+        alert.text
+    );
+}
