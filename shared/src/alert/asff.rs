@@ -409,10 +409,14 @@ pub fn finding(alert: &AlertMessage, target: &ImportTarget, now: OffsetDateTime)
             } else {
                 vec![TYPE_INTEGRITY_WARNING.to_owned()]
             };
+            let meaning = if verdict == "FAIL" {
+                "the stored logs or digests do not match what CloudTrail signed"
+            } else {
+                "an integrity gap to explain (no proof of tampering)"
+            };
             let description = format!(
-                "CloudTrail digest s3://{bucket}/{key} failed verification (verdict {verdict}) \
-                     with finding codes {codes}: the stored logs or digests do not match what \
-                     CloudTrail signed. Account {} region {}.",
+                "CloudTrail digest s3://{bucket}/{key} was verified with verdict {verdict} and \
+                 finding codes {codes}: {meaning}. Account {} region {}.",
                 a.account, a.region
             );
             (

@@ -1,7 +1,9 @@
 use super::*;
 use crate::alert::deletion;
 use crate::alert::digest::{self, AlertContext};
+use crate::alert::event_summary::EventSummary;
 use crate::alert::rule_alert::{FileContext, FileStats, MatchSample, RuleMatches, rule_alert};
+use crate::alert::window_alert::{WindowReport, WindowSample, window_alert};
 use crate::digest::{Finding as DigestFinding, FindingCode, VerificationReport};
 use crate::rules::{Rule, Severity as RuleSeverity};
 use crate::trigger::{DeletionNotice, DeletionType};
@@ -255,6 +257,62 @@ fn digest_verdicts_are_defense_evasion_with_the_trail_and_a_stable_id_per_findin
     );
     assert_eq!(warn.severity.label, "MEDIUM");
     assert_eq!(warn.types, [TYPE_INTEGRITY_WARNING]);
+    assert!(
+        warn.description.contains("verdict WARN"),
+        "{}",
+        warn.description
+    );
+    assert!(
+        f.description
+            .contains("do not match what CloudTrail signed")
+    );
+}
+
+#[test]
+fn a_window_alert_is_named_by_rule_and_window_not_by_the_file_that_reached_it() {
+    let samples: Vec<WindowSample> = (0..3)
+        .map(|i| {
+            WindowSample::new(
+                &EventSummary::from_record(STOP_LOGGING),
+                &format!("s3://b/f{i}"),
+            )
+        })
+        .collect();
+    let build = |key: &str, start: i64, count: u64| {
+        let f = file(key);
+        let alert = window_alert(
+            &Rule {
+                period: Some(300),
+                ..rule("team:stops", None)
+            },
+            &WindowReport {
+                account: "123837392027",
+                region: "us-east-1",
+                period: 300,
+                window_start: start,
+                count,
+                samples: &samples,
+                log_file: &f,
+            },
+        );
+        finding(&alert, &target(), NOW)
+    };
+    let f = build(LOG_KEY, 1_688_990_400, 3);
+    assert_valid(&f);
+    assert!(f.id.starts_with("trailwatch/rule-window/"));
+    assert_eq!(
+        f.created_at, "2023-07-10T12:00:00.000Z",
+        "the window's start"
+    );
+    assert_eq!(
+        f.product_fields["trailwatch/Event1SourceIp"],
+        "192.168.10.20"
+    );
+    assert_eq!(f.types, [TYPE_DEFENSE_EVASION], "StopLogging samples");
+    // Reached again through another file with a higher count: the same window, the same finding.
+    assert_eq!(f.id, build("AWSLogs/other.json.gz", 1_688_990_400, 5).id);
+    // Negative control: the next window is another finding.
+    assert_ne!(f.id, build(LOG_KEY, 1_688_990_700, 3).id);
 }
 
 #[test]
