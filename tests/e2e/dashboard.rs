@@ -3,10 +3,12 @@
 //! The body is read from the template (`!Sub` resolved with placeholder names) and every metric
 //! its widgets show is collected, the ones inside `SEARCH` expressions included. The metrics the
 //! functions emit are collected from the EMF lines the three real binaries print while they
-//! process small inputs against moto (a log file twice, a folder marker, a damaged file; an
-//! attack file, an Insights file, a digest, a damaged file; a chain with a modified log, an overwrite, a
-//! deletion, a range check). A dashboard metric no function emits, or emits with other
-//! dimensions, would be a graph that stays empty while something is wrong.
+//! process small inputs against moto (forwarder: a log file twice, a folder marker, a damaged
+//! file; alerter: an attack file twice with a windowed rule, an Insights file, a digest, a
+//! damaged file; digest verifier: a chain with a modified log, an overwrite, a deletion, a range
+//! check; both alerting functions once more with Security Hub down). A dashboard metric no
+//! function emits, or emits with other dimensions, would be a graph that stays empty while
+//! something is wrong.
 
 #[path = "dashboard/body.rs"]
 mod body;
@@ -64,6 +66,8 @@ const REQUIRED: &[(&str, &str)] = &[
     ("alerter", "AlertsPublished"),
     ("alerter", "RuleMatches"),
     ("alerter", "WindowAlerts"),
+    ("alerter", "SecurityHubImportFailures"),
+    ("digest-verifier", "SecurityHubImportFailures"),
     ("digest-verifier", "DigestsVerified"),
     ("digest-verifier", "AlertsPublished"),
     ("digest-verifier", "RangeChecksCompleted"),

@@ -4,11 +4,28 @@
 
 use serde_json::{Value, json};
 use trailwatch_e2e::chains::{public_keys_file, variant};
-use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time, upload_objects};
+use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, free_port, gzip, time, upload_objects};
 
 fn ok(response: Result<Value, String>, what: &str) {
     let response = response.unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(response["status"], "ok", "{what}: {response}");
+}
+
+/// Security Hub switched on but unreachable (nothing listens on the port its endpoint names):
+/// every import fails after the SDK's retries and is counted (`SecurityHubImportFailures`), and
+/// the alert is then not published, so the invocation fails.
+fn security_hub_down(env: &mut Vec<(String, String)>) {
+    env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+    env.push((
+        "SECURITY_HUB_PRODUCT_ARN".into(),
+        "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default".into(),
+    ));
+    env.push((
+        "AWS_ENDPOINT_URL_SECURITYHUB".into(),
+        format!("http://127.0.0.1:{}", free_port()),
+    ));
+    // One attempt per call: the SDK's backoff against a closed port only makes the test slow.
+    env.push(("AWS_MAX_ATTEMPTS".into(), "1".into()));
 }
 
 /// `data` gzipped and cut in the middle: a log file that breaks part-way.
@@ -122,7 +139,7 @@ pub(crate) async fn run_alerter(moto: &Moto) -> String {
     }]);
     let mut env = moto.env();
     env.extend(moto.with_state_table().await);
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
     env.push(("CUSTOM_RULES".into(), windowed.to_string()));
     let watch = LambdaWatch::start("alerter", &env);
     let created = |k: &str| events::eventbridge_object_created(BUCKET, k);
@@ -140,7 +157,25 @@ pub(crate) async fn run_alerter(moto: &Moto) -> String {
     watch
         .invoke(&created(&damaged))
         .expect_err("a damaged file fails the invocation");
-    watch.stop_and_collect_stdout()
+    let mut stdout = watch.stop_and_collect_stdout();
+
+    // The attack file again in a fresh container (memory state) whose Security Hub is down, with
+    // one rule (each refused alert is retried with backoff before the file fails).
+    let one_rule = json!([{
+        "id": "team:trail-stopped", "title": "Trail stopped", "severity": "HIGH",
+        "pattern": "{ $.eventName = StopLogging }", "threshold": 1
+    }]);
+    let mut env = moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    env.push(("RULE_SETS".into(), "none".into()));
+    env.push(("CUSTOM_RULES".into(), one_rule.to_string()));
+    security_hub_down(&mut env);
+    let watch = LambdaWatch::start("alerter", &env);
+    watch
+        .invoke(&created(&attack_key))
+        .expect_err("an alert Security Hub refused fails the invocation");
+    stdout.push_str(&watch.stop_and_collect_stdout());
+    stdout
 }
 
 /// A chain whose first digest lists a modified log (every digest of it), an overwritten log, a
@@ -242,5 +277,18 @@ pub(crate) async fn run_digest_verifier(moto: &Moto) -> String {
         "bucket": run.bucket, "prefix": run.prefix, "hours": hours, "end": run.end
     }});
     ok(watch.invoke(&range), "range check");
-    watch.stop_and_collect_stdout()
+    let mut stdout = watch.stop_and_collect_stdout();
+
+    // The failing digest again with Security Hub down.
+    security_hub_down(&mut env);
+    let watch = LambdaWatch::start("digest-verifier", &env);
+    let failing = &chain.digests[1];
+    watch
+        .invoke(&events::eventbridge_object_created(
+            &failing.bucket,
+            &failing.key,
+        ))
+        .expect_err("a tamper alert Security Hub refused fails the invocation");
+    stdout.push_str(&watch.stop_and_collect_stdout());
+    stdout
 }
