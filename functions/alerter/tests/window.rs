@@ -429,6 +429,23 @@ mod through_the_handler {
         mock_client!(aws_sdk_s3, RuleMode::MatchAny, &refs)
     }
 
+    /// GetObject of `name` answers `bodies[n]` on the n-th call (the last one from then on).
+    fn s3_serving_in_turn(name: &str, bodies: Vec<Vec<u8>>) -> aws_sdk_s3::Client {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let k = key(name);
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(move |r| r.key() == Some(k.as_str()))
+            .then_output(move || {
+                let n = calls
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    .min(bodies.len() - 1);
+                GetObjectOutput::builder()
+                    .body(ByteStream::from(bodies[n].clone()))
+                    .build()
+            });
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get])
+    }
+
     fn both_rules() -> LoadedRules {
         let doc = json!([
             {"id": RULE, "title": "Failed console sign-ins", "severity": "MEDIUM",
@@ -539,5 +556,43 @@ mod through_the_handler {
         alerter.process_object(&object(files[2].0)).await.unwrap();
         assert_eq!(publisher.sent().len(), 1);
         assert!(publisher.sent()[0].subject.contains("6 events"));
+    }
+
+    /// A file cut short adds nothing to its windows (a contribution is counted once, so a partial
+    /// count could never be corrected): the retry that reads it whole counts all of it and alerts.
+    #[tokio::test]
+    async fn a_file_cut_short_adds_nothing_and_its_whole_retry_counts_all() {
+        let records: Vec<String> = (0..6)
+            .map(|i| failed_login(10 + i, ACCOUNT, i as usize))
+            .collect();
+        let whole = format!("{{\"Records\":[{}]}}", records.join(","));
+        let cut = whole.find("ev-3").unwrap();
+        let name = "aaaaaaaaaaaaaaa1";
+        let publisher = Arc::new(Recorder::default());
+        let alerter = Alerter {
+            config: AlerterConfig::from_lookup(|k| {
+                (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:1:t".to_owned())
+            })
+            .unwrap(),
+            s3: s3_serving_in_turn(
+                name,
+                vec![gzip(&whole.as_bytes()[..cut]), gzip(whole.as_bytes())],
+            ),
+            publisher: publisher.clone(),
+            rules: Arc::new(rules()),
+            limits: ReaderLimits::default(),
+            ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
+        };
+        let e = alerter.process_object(&object(name)).await.unwrap_err();
+        assert!(matches!(e, ObjectError::Read { .. }), "{e}");
+        assert!(publisher.sent().is_empty());
+        alerter.process_object(&object(name)).await.unwrap();
+        let sent = publisher.sent();
+        assert_eq!(sent.len(), 1, "the whole file's 6 matches reach 5");
+        assert!(
+            sent[0].subject.contains("6 events in 5 min"),
+            "{}",
+            sent[0].subject
+        );
     }
 }
