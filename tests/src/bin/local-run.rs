@@ -175,6 +175,16 @@ async fn run() -> anyhow::Result<()> {
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
     env.push(("PUBLIC_KEYS_FILE".into(), keys_file.display().to_string()));
     env.extend(state_env);
+    // Every alert also as a Security Hub finding (the template's SecurityHubFindings=true).
+    aws_sdk_securityhub::Client::new(&cfg)
+        .enable_security_hub()
+        .send()
+        .await?;
+    env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+    env.push((
+        "SECURITY_HUB_PRODUCT_ARN".into(),
+        SECURITY_HUB_PRODUCT_ARN.into(),
+    ));
     let forwarder = LambdaWatch::start("forwarder", &env);
     let alerter = LambdaWatch::start("alerter", &env);
     let verifier = LambdaWatch::start("digest-verifier", &env);
@@ -209,6 +219,7 @@ async fn run() -> anyhow::Result<()> {
     report_forwarded(&logs, &forwarder.stdout_so_far()).await?;
     report_alerts(&moto)?;
     report_verdicts(&verifier.stdout_so_far());
+    report_findings(moto.endpoint())?;
     report_state_table(&cfg).await?;
     drop((forwarder, alerter, verifier, moto));
     println!("\nall local processes stopped.");
@@ -277,6 +288,49 @@ fn report_verdicts(verifier_stdout: &str) {
             );
         }
     }
+}
+
+/// moto's account and region: the default product the functions import findings into.
+const SECURITY_HUB_PRODUCT_ARN: &str =
+    "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default";
+
+/// The Security Hub findings the alerts became (one per alert). Read on a thread with a 16 MiB
+/// stack: the SDK's GetFindings deserializer needs more than a default thread has in a debug build.
+fn report_findings(endpoint: String) -> anyhow::Result<()> {
+    let lines = std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(move || -> anyhow::Result<Vec<String>> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let cfg = trailwatch_e2e::sdk_config_for(&endpoint).await;
+                let hub = aws_sdk_securityhub::Client::new(&cfg);
+                let page = hub.get_findings().max_results(100).send().await?;
+                Ok(page
+                    .findings()
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{:<8} {}  {}",
+                            f.severity()
+                                .and_then(|s| s.label())
+                                .map(|l| l.as_str())
+                                .unwrap_or("?"),
+                            f.id().unwrap_or("?"),
+                            f.title().unwrap_or("")
+                        )
+                    })
+                    .collect())
+            })
+        })?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the Security Hub report panicked"))??;
+    println!("\n== Security Hub findings ({})", lines.len());
+    for line in lines {
+        println!("  {line}");
+    }
+    Ok(())
 }
 
 /// The state table's records per function and status (what a repeated delivery found).
