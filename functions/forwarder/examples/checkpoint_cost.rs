@@ -76,6 +76,7 @@ async fn main() {
         let written = AtomicU64::new(0);
         let resume = Resume {
             records_done: 0,
+            stop_sending_at_ms: None,
             checkpoint: |_done: u64| {
                 written.fetch_add(1, Ordering::Relaxed);
                 std::future::ready(Ok(()))

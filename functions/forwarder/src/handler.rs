@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::intake::run_items;
-use trailwatch_lambda_common::runtime::lease_until_ms;
+use trailwatch_lambda_common::runtime::{invocation_deadline_ms, lease_until_ms};
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
 use trailwatch_lambda_common::state::{
     Claim, StateError, StateStore, Store, WorkKey, new_owner_token,
@@ -249,10 +249,24 @@ impl<L: LogSink, S: StateStore> Forwarder<L, S> {
         let resume = Resume {
             records_done,
             checkpoint: move |done| state.checkpoint(work, owner, done),
+            stop_sending_at_ms: stop_sending_at_ms(now_ms()),
         };
         let (counts, result) = forward_records(self.sink.clone(), reader, job, resume).await;
         (counts, result.map_err(ObjectError::from))
     }
+}
+
+/// How long before the invocation's deadline the forwarder stops sending: enough for one
+/// PutLogEvents with the SDK's retries and the checkpoint after it, and the release.
+pub const STOP_BEFORE_DEADLINE_MS: i64 = 20_000;
+
+/// When to stop sending: [`STOP_BEFORE_DEADLINE_MS`] before the invocation's deadline. None
+/// outside an invocation, or when the deadline is not a time ahead by more than the margin (an
+/// emulator's relative deadline, or a timeout so short that stopping would forward nothing).
+fn stop_sending_at_ms(now_ms: i64) -> Option<i64> {
+    invocation_deadline_ms()
+        .filter(|deadline| *deadline > now_ms + STOP_BEFORE_DEADLINE_MS)
+        .map(|deadline| deadline - STOP_BEFORE_DEADLINE_MS)
 }
 
 /// The outcome stored with a completed object version: what its last attempt counted.

@@ -72,6 +72,13 @@ pub enum ForwardError {
         records_done: u64,
         source: StateError,
     },
+    /// Too little of the invocation was left to send another batch: a retry resumes after the
+    /// last checkpoint.
+    #[error(
+        "stopped before the invocation's deadline after {records_done} record(s) of the file; \
+         a retry resumes there"
+    )]
+    OutOfTime { records_done: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -101,6 +108,10 @@ pub struct Resume<C> {
     /// Called after each acknowledged batch with the new `records_done`, in file order, awaited
     /// before the next batch is sent.
     pub checkpoint: C,
+    /// No batch is sent at or after this time (ms since the epoch): the attempt stops at a batch
+    /// boundary, everything it sent checkpointed, rather than be stopped by the invocation's
+    /// timeout in the middle of a call whose outcome would then be unknown.
+    pub stop_sending_at_ms: Option<i64>,
 }
 
 /// A [`Resume`] from the start of the file that records nothing (benchmarks, one-shot runs).
@@ -108,6 +119,7 @@ pub fn from_start() -> Resume<impl FnMut(u64) -> std::future::Ready<Result<(), S
     Resume {
         records_done: 0,
         checkpoint: |_| std::future::ready(Ok(())),
+        stop_sending_at_ms: None,
     }
 }
 
@@ -146,6 +158,7 @@ where
     let Resume {
         records_done: skip,
         mut checkpoint,
+        stop_sending_at_ms,
     } = resume;
     // Two batches in flight at most: bounded memory, and the reader stays one batch ahead.
     let (tx, mut rx) = mpsc::channel::<Batch>(2);
@@ -158,6 +171,12 @@ where
     };
     let mut failure = None;
     while let Some(batch) = rx.recv().await {
+        if stop_sending_at_ms.is_some_and(|t| now_ms() >= t) {
+            failure = Some(ForwardError::OutOfTime {
+                records_done: sent.records_done,
+            });
+            break;
+        }
         let bytes: u64 = batch.events.iter().map(|e| e.message.len() as u64).sum();
         let len = batch.events.len() as u64;
         match sink.put(&stream, batch.events).await {
@@ -299,4 +318,11 @@ fn produce<R: Read, F: Fn(&str) -> bool>(
         )));
     }
     (counts, read_error)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -167,6 +167,7 @@ async fn attempt<S: LogSink>(
     };
     let resume = Resume {
         records_done: progress.records_done,
+        stop_sending_at_ms: None,
         checkpoint: |done: u64| {
             let work = work.clone();
             async move {
@@ -305,6 +306,7 @@ async fn a_failed_checkpoint_stops_the_file_before_the_next_batch() {
     let calls = AtomicUsize::new(0);
     let resume = Resume {
         records_done: 0,
+        stop_sending_at_ms: None,
         checkpoint: |_done: u64| {
             let n = calls.fetch_add(1, Ordering::SeqCst);
             std::future::ready(if n == 1 {
@@ -325,6 +327,33 @@ async fn a_failed_checkpoint_stops_the_file_before_the_next_batch() {
         "nothing sent after the failed checkpoint"
     );
     assert_eq!(counts.records_done, 10, "only the first checkpoint counts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_the_deadline_no_batch_is_started_and_the_checkpoint_stands() {
+    let recs = records(30, 100_000, 0);
+    for (stop_at, sent_batches) in [(Some(0), 0), (Some(i64::MAX), 2), (None, 2)] {
+        let sink = Arc::new(RecordingSink::default());
+        let resume = Resume {
+            // Resumed after the first batch's ten records.
+            records_done: 10,
+            stop_sending_at_ms: stop_at,
+            checkpoint: |_done: u64| std::future::ready(Ok(())),
+        };
+        let (counts, result) =
+            forward_records(sink.clone(), reader(file(&recs)), job(), resume).await;
+        assert_eq!(sink.batch_count(), sent_batches, "stop at {stop_at:?}");
+        if sent_batches == 0 {
+            assert!(
+                matches!(result, Err(ForwardError::OutOfTime { records_done: 10 })),
+                "{result:?}"
+            );
+            assert_eq!(counts.records_done, 10, "the earlier checkpoint stands");
+        } else {
+            result.unwrap();
+            assert_eq!(counts.records_done, 30);
+        }
+    }
 }
 
 // The handler's claim decisions, before any S3 read: its S3 client points at a closed port, so
