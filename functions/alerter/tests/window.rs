@@ -168,7 +168,7 @@ async fn three_files_of_two_matches_raise_one_alert_on_the_third() {
     assert!(
         alert
             .text
-            .contains(&format!("Reached with log file: {}", file("f3").uri()))
+            .contains(&format!("Alerted on log file: {}", file("f3").uri()))
     );
     // Samples from every file, in the order they were counted.
     let doc: serde_json::Value = serde_json::from_str(&alert.machine_json).unwrap();

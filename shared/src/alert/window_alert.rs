@@ -361,7 +361,9 @@ fn render_text(subject: &str, rule: &Rule, w: &WindowReport<'_>) -> String {
         "Matches:   {} in this window, across log files (alert threshold: {} in {} s)",
         w.count, rule.threshold, w.period
     );
-    let _ = writeln!(t, "Reached with log file: {}", w.log_file.uri());
+    // Usually the file whose matches reached the threshold; after a failed publish, possibly
+    // a retried file counted earlier (the totals cannot tell which), hence the neutral label.
+    let _ = writeln!(t, "Alerted on log file: {}", w.log_file.uri());
     if !w.samples.is_empty() {
         let _ = writeln!(
             t,

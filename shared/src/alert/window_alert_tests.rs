@@ -226,7 +226,7 @@ fn the_window_alert_says_count_threshold_window_origin_and_lists_the_samples() {
         "3. 2024-01-01T00:01:00Z  signin.amazonaws.com ConsoleLogin",
         "   log file:   s3://trail-bucket/f2.json.gz",
         "eventID:    ev-2",
-        &format!("Reached with log file: {}", f.uri()),
+        &format!("Alerted on log file: {}", f.uri()),
     ] {
         assert!(
             m.text.contains(needle),
@@ -393,7 +393,7 @@ fn the_backtest_alerts_on_the_file_that_reaches_the_threshold_once() {
     assert!(
         alert
             .text
-            .contains("Reached with log file: s3://trail-bucket/f2.json.gz"),
+            .contains("Alerted on log file: s3://trail-bucket/f2.json.gz"),
         "{}",
         alert.text
     );
