@@ -8,6 +8,7 @@
 //! | digest verdict | the digest version (`v:…` / `e:…`, [`WorkKey::new`]) | [`finding_set_id`] |
 //! | deletion | `del:v:<version or delete marker id>`, else `del:s:<sequencer>`, else `del:r:<request id>` | `deleted` |
 //! | overwrite | `ow:v:<the new version id>` | `overwritten` |
+//! | range check (window end fixed by the payload) | `range:<end>:<finding set>`, key = the chain's digest folder | `range` |
 //!
 //! A digest verified again (a retry after a failed publish, a redrive) with the same findings
 //! does not alert again; different findings (a log unreadable before is readable now) are a
@@ -70,6 +71,20 @@ pub fn overwrite_work(object: &ObjectRef, version_id: &str) -> WorkKey {
         bucket: object.bucket.clone(),
         key: object.key.clone(),
         version: format!("ow:v:{version_id}"),
+    }
+}
+
+/// The unit of one chain's range check alert over the window ending `end`, for one finding set
+/// (a retry that finds something else is another unit, so its alert is not lost). `location` is
+/// the chain's `s3://bucket/…/CloudTrail-Digest/<region>/`.
+pub fn range_work(location: &str, end: i64, report: &VerificationReport) -> WorkKey {
+    let rest = location.strip_prefix("s3://").unwrap_or(location);
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    WorkKey {
+        function: FUNCTION,
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version: format!("range:{end}:{}", finding_set_id(report)),
     }
 }
 

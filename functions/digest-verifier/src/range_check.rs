@@ -10,6 +10,13 @@
 //! the window), chain gaps, `LOG_UNREFERENCED` (injected log files). Every completed check emits
 //! `RangeChecksCompleted`, on which an alarm treats missing data as breaching: a schedule that
 //! stopped running is noticed too.
+//!
+//! A repeat of the same window does not alert again on the same findings: when the window's end
+//! is fixed by the payload (`end`, or `scheduledTime`: the schedule's
+//! `<aws.scheduler.scheduled-time>`, the same for Lambda's retries and a redrive of that
+//! invocation), each chain's alert is a unit of work `range:<end>:<finding set>` in the state
+//! table (`crate::alert_ids`), published once. A window that ends "now" (a payload with neither)
+//! differs on every run, so there is nothing to deduplicate and nothing is recorded.
 
 use std::future::Future;
 
@@ -24,8 +31,10 @@ use trailwatch_shared::digest::{
     DigestStore, PublicKeySource, RangeRequest, StoreError, Verdict, VerifyError, verify_range,
 };
 use trailwatch_shared::metrics::MetricLine;
+use trailwatch_shared::records::parse_event_time;
 use trailwatch_shared::trigger::TriggerError;
 
+use crate::alert_ids::range_work;
 use crate::handler::{DigestVerifier, METRIC_NAMESPACE};
 
 /// The key of a range-check payload.
@@ -47,10 +56,25 @@ pub struct RangeCheckRequest {
     /// How many hours back the window reaches (default 3).
     #[serde(default = "default_hours")]
     pub hours: u32,
-    /// End of the window in Unix seconds (default: now minus the delivery slack). For replays
-    /// and tests; the schedule leaves it out.
+    /// End of the window in Unix seconds (default: `scheduledTime`, else now, minus the
+    /// delivery slack). For replays and tests; the schedule leaves it out.
     #[serde(default)]
     pub end: Option<i64>,
+    /// When the schedule fired, RFC 3339 (`2022-03-22T18:59:43Z`): the schedule's input sets it
+    /// to `<aws.scheduler.scheduled-time>`, so every retry and redrive of one scheduled check
+    /// covers the same window, and their alerts are deduplicated.
+    #[serde(default, rename = "scheduledTime")]
+    pub scheduled_time: Option<String>,
+}
+
+impl RangeCheckRequest {
+    /// The window's end when the payload fixes it: `end`, else `scheduledTime` minus the slack.
+    pub fn fixed_end(&self) -> Option<i64> {
+        self.end.or_else(|| {
+            let t = self.scheduled_time.as_deref()?;
+            Some(parse_event_time(t.as_bytes())? / 1000 - DELIVERY_SLACK_SECS)
+        })
+    }
 }
 
 fn default_hours() -> u32 {
@@ -76,6 +100,12 @@ pub fn request(payload: &Value) -> Option<Result<RangeCheckRequest, InvocationEr
                     Err(malformed(format!("`hours` must be at most {MAX_HOURS}")))
                 }
                 _ if r.bucket.is_empty() => Err(malformed("`bucket` is empty".into())),
+                _ if r.scheduled_time.is_some() && r.end.is_none() && r.fixed_end().is_none() => {
+                    Err(malformed(format!(
+                        "`scheduledTime` {:?} is not an RFC 3339 time (2022-03-22T18:59:43Z)",
+                        r.scheduled_time.as_deref().unwrap_or_default()
+                    )))
+                }
                 _ => Ok(r),
             }),
     )
@@ -195,7 +225,8 @@ where
         .as_deref()
         .map(|p| p.trim_matches('/').to_owned())
         .filter(|p| !p.is_empty());
-    let end = request.end.unwrap_or_else(|| now() - DELIVERY_SLACK_SECS);
+    let fixed_end = request.fixed_end();
+    let end = fixed_end.unwrap_or_else(|| now() - DELIVERY_SLACK_SECS);
     let start = end - i64::from(request.hours) * 3600;
     let chains = discover(folders, &request.bucket, prefix.as_deref())
         .await
@@ -233,7 +264,11 @@ where
         );
         match verify_range(&verifier.store, &verifier.keys, &range).await {
             Ok(report) => {
-                let alerted = alert_if_wanted(verifier, &report, chain, &location, request.hours)
+                let window = Window {
+                    hours: request.hours,
+                    fixed_end,
+                };
+                let alerted = alert_if_wanted(verifier, &report, chain, &location, window)
                     .await
                     .map_err(|e| items_failed(chains.len(), vec![e]))?;
                 emit_chain_metrics(chain, &location, &report, alerted);
@@ -271,13 +306,22 @@ fn items_failed(total: usize, failures: Vec<ChainFailed>) -> InvocationError {
     })
 }
 
-/// Publishes the chain's alert when its verdict calls for one; returns whether it did.
+/// The window a chain was checked over, as its alert needs it.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    hours: u32,
+    /// The end, when the payload fixed it (the alert is then deduplicated).
+    fixed_end: Option<i64>,
+}
+
+/// Publishes the chain's alert when its verdict calls for one (once per fixed window and finding
+/// set); returns whether it published.
 async fn alert_if_wanted<S, K, A, T>(
     verifier: &DigestVerifier<S, K, A, T>,
     report: &trailwatch_shared::digest::VerificationReport,
     chain: &ChainLocation,
     location: &str,
-    hours: u32,
+    window: Window,
 ) -> Result<bool, ChainFailed>
 where
     S: DigestStore,
@@ -293,27 +337,55 @@ where
     if !wanted {
         return Ok(false);
     }
-    let subject_object = format!("{location} (range check, last {hours} h)");
+    let subject_object = format!("{location} (range check, last {} h)", window.hours);
     let ctx = AlertContext {
         digest: &subject_object,
         account: &chain.account,
         region: &chain.region,
         trail: "every trail under the prefix",
     };
-    let message_id = verifier
-        .alerts
-        .publish(&alert::build(report, &ctx))
-        .await
-        .map_err(|e| ChainFailed {
-            location: location.to_owned(),
-            source: VerifyError::Infrastructure {
-                object: location.to_owned(),
-                message: e.to_string(),
-            },
-        })?;
+    let message = alert::build(report, &ctx);
+    let failed = |message: String| ChainFailed {
+        location: location.to_owned(),
+        source: VerifyError::Infrastructure {
+            object: location.to_owned(),
+            message,
+        },
+    };
+    let message_id = match window.fixed_end {
+        None => verifier
+            .alerts
+            .publish(&message)
+            .await
+            .map_err(|e| failed(e.to_string()))?,
+        Some(end) => {
+            let work = range_work(location, end, report);
+            let unit = format!("the range check of {location} ending {end}");
+            match verifier
+                .publish_once(work, RANGE_ALERT, &message, &unit)
+                .await
+                .map_err(|e| failed(e.to_string()))?
+            {
+                Some(message_id) => message_id,
+                None => {
+                    tracing::info!(%location, end,
+                        "range check alert already published for this window and findings: not sent again");
+                    MetricLine::new(METRIC_NAMESPACE)
+                        .dimension("Function", "digest-verifier")
+                        .count("RangeAlertsAlreadyPublished", 1)
+                        .property("chain", location)
+                        .emit();
+                    return Ok(false);
+                }
+            }
+        }
+    };
     tracing::warn!(%location, verdict = %report.verdict, %message_id, "range check alert published");
     Ok(true)
 }
+
+/// The id of a range check alert within its unit (the unit names the window and findings).
+const RANGE_ALERT: &str = "range";
 
 fn emit_chain_metrics(
     chain: &ChainLocation,

@@ -9,6 +9,7 @@ use std::io::Read;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use digest_verifier::range_check::{self, TrailFolders};
 use digest_verifier::{
     DeletionOutcome, DigestVerifier, ObjectError, ObjectOutcome, OverwriteOutcome, VerifierConfig,
 };
@@ -20,7 +21,7 @@ use trailwatch_lambda_common::state::{
     Claim, MemoryStateStore, StateError, StateStore, WindowKey, WindowTotal, WorkKey,
 };
 use trailwatch_shared::alert::AlertMessage;
-use trailwatch_shared::digest::testkit::{VariantCase, all_variants};
+use trailwatch_shared::digest::testkit::{VariantCase, all_variants, iso};
 use trailwatch_shared::digest::{
     DigestStore, MemoryStore, ObjectVersion, StaticKeySource, StoreError, StoredObject,
 };
@@ -456,4 +457,71 @@ async fn an_overwrite_delivered_twice_alerts_once() {
     );
     fresh.check_overwrite(&created).await.unwrap();
     assert_eq!(fresh.alerts.count(), 1, "negative control");
+}
+
+/// The trail's folders, from the keys of an in-memory bucket.
+struct Folders(MemoryStore);
+
+impl TrailFolders for Folders {
+    async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = self
+            .0
+            .list_keys(bucket, prefix)
+            .await?
+            .iter()
+            .filter_map(|k| {
+                k.strip_prefix(prefix)?
+                    .split_once('/')
+                    .map(|(f, _)| f.to_owned())
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn a_range_check_repeated_over_the_same_window_alerts_once() {
+    // digest_deleted_head: the newest digest is gone, so the chain head is stale.
+    let c = case("digest_deleted_head");
+    let run = &c.runs[0].request;
+    let v = verifier(c.store(), c.key_source(), vec![]);
+    let folders = Folders(c.store());
+    let hours = u32::try_from((run.end - run.start + 3599) / 3600).unwrap();
+    let request = |payload: Value| {
+        range_check::request(&json!({range_check::PAYLOAD_KEY: payload}))
+            .unwrap()
+            .unwrap()
+    };
+    let fixed = request(
+        json!({"bucket": run.bucket, "prefix": run.prefix, "hours": hours,
+                               "end": run.end}),
+    );
+    // The schedule's own form: scheduledTime, 10 minutes (the delivery slack) after the end.
+    let scheduled_time = iso(run.end + range_check::DELIVERY_SLACK_SECS);
+    let scheduled = request(
+        json!({"bucket": run.bucket, "prefix": run.prefix, "hours": hours,
+                                   "scheduledTime": scheduled_time}),
+    );
+    assert_eq!(scheduled.fixed_end(), Some(run.end));
+    for r in [&fixed, &fixed, &scheduled] {
+        range_check::run(&v, &folders, r.clone()).await.unwrap();
+    }
+    assert_eq!(v.alerts.codes(), [Some("CHAIN_HEAD_STALE".to_owned())]);
+
+    // A later window is another check: it alerts (the chain is still stale).
+    let later = request(
+        json!({"bucket": run.bucket, "prefix": run.prefix, "hours": hours,
+                               "end": run.end + 3600}),
+    );
+    range_check::run(&v, &folders, later).await.unwrap();
+    assert_eq!(v.alerts.count(), 2);
+
+    // A malformed scheduledTime is refused, naming the field.
+    let bad = range_check::request(&json!({range_check::PAYLOAD_KEY:
+        {"bucket": "b", "scheduledTime": "yesterday"}}))
+    .unwrap()
+    .unwrap_err();
+    assert!(bad.to_string().contains("scheduledTime"), "{bad}");
 }
