@@ -8,6 +8,8 @@
 //! | `CUSTOM_RULES_S3_URI` | `s3://bucket/key` of a JSON document of the same shape, read at cold start |
 //! | `MAX_EVENTS_PER_ALERT` | events shown per alert (default 10, 0..=100; more would not fit an e-mail) |
 //! | `MAX_CONCURRENCY` | objects processed in parallel per invocation (default 4) |
+//! | `STATE_TABLE` | the state table (read by `state::Store::from_env` in `main`): each alert once per file version; unset: memory, so repeats are recognised only within one container |
+//! | `STATE_TTL_DAYS` | days a file's record is kept after its last write (default 15, 1..=365) |
 
 use trailwatch_shared::rules::config::RuleSetSelection;
 

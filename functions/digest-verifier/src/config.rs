@@ -1,5 +1,6 @@
 //! Configuration, read once at cold start; anything invalid stops the cold start with a message
-//! naming the variable.
+//! naming the variable. `STATE_TABLE` and `STATE_TTL_DAYS` (the state table that makes each
+//! alert go out once) are read by `state::Store::from_env` in `main`.
 
 use trailwatch_lambda_common::config::{
     ConfigError, concurrency_env, optional_env, parse_env, required_env,
