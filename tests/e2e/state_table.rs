@@ -331,3 +331,182 @@ async fn a_missing_table_is_unavailable_not_refused_and_not_a_lost_lease() {
     ));
     assert_eq!(f.store.checkpoint(&w, "a", 1).await, Ok(()));
 }
+
+/// The cost, measured: the real forwarder and alerter binaries, through a recording proxy in
+/// front of moto, on the bundled real CloudTrail files, each delivered twice. Every DynamoDB call
+/// is counted and reconciled with the calls the code promises per file: forwarder = claim + one
+/// checkpoint per acknowledged PutLogEvents + complete; alerter = claim + one record per alert
+/// published + complete; a repeated delivery = one refused claim; no GetItem (moto returns the
+/// item with a failed condition, as DynamoDB does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_calls_per_file_measured_through_the_real_binaries() {
+    use trailwatch_e2e::faults::FaultProxy;
+    use trailwatch_e2e::{LambdaWatch, events, fixture, gzip, time};
+
+    const BUCKET: &str = "trail";
+    const LOG_GROUP: &str = "/trailwatch/cloudtrail";
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let state_env = moto.with_state_table().await;
+    let s3 = moto.s3().await;
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    aws_sdk_cloudwatchlogs::Client::new(&sdk)
+        .create_log_group()
+        .log_group_name(LOG_GROUP)
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = aws_sdk_sns::Client::new(&sdk)
+        .create_topic()
+        .name("alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let day = time::yesterday();
+    let mut keys = Vec::new();
+    for entry in std::fs::read_dir(fixture("cloudtrail")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".json") || !name.contains("_CloudTrail_us-east-1_2023") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"2023-07-10T", &format!("\"{day}T"));
+        let key = format!("AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/{name}.gz");
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(gzip(text.as_bytes()).into())
+            .send()
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    assert!(keys.len() >= 4, "the bundled real files: {keys:?}");
+    let files = keys.len();
+
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let mut env = proxy.env();
+    env.extend(state_env);
+    env.push(("LOG_GROUP_NAME".into(), LOG_GROUP.into()));
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    let count = |op: &str| proxy.count("dynamodb", op);
+
+    let mut lines = Vec::new();
+    for function in ["forwarder", "alerter"] {
+        let watch = LambdaWatch::start(function, &env);
+        let before = (count("UpdateItem"), count("GetItem"));
+        let (puts0, publishes0) = (
+            proxy.count("logs", "PutLogEvents"),
+            proxy.count("sns", "Publish"),
+        );
+        for key in &keys {
+            let r = watch.invoke(&events::eventbridge_object_created(BUCKET, key));
+            assert!(r.is_ok(), "{function} {key}: {r:?}");
+        }
+        let first = (count("UpdateItem") - before.0, count("GetItem") - before.1);
+        let puts = proxy.count("logs", "PutLogEvents") - puts0;
+        let publishes = proxy.count("sns", "Publish") - publishes0;
+        for key in &keys {
+            let r = watch.invoke(&events::eventbridge_object_created(BUCKET, key));
+            assert!(r.is_ok(), "{function} repeat {key}: {r:?}");
+        }
+        let repeat = (
+            count("UpdateItem") - before.0 - first.0,
+            count("GetItem") - before.1 - first.1,
+        );
+        watch.stop_and_collect_stdout();
+        // Repeats send nothing.
+        assert_eq!(proxy.count("logs", "PutLogEvents") - puts0, puts);
+        assert_eq!(proxy.count("sns", "Publish") - publishes0, publishes);
+        let (per_file_extra, what) = match function {
+            "forwarder" => (puts, "checkpoints (one per PutLogEvents)"),
+            _ => (publishes, "published-alert records (one per Publish)"),
+        };
+        assert_eq!(
+            first.0,
+            2 * files + per_file_extra,
+            "{function}: claim + complete per file + {what}"
+        );
+        assert_eq!(first.1, 0, "{function}: no GetItem");
+        assert_eq!(
+            repeat,
+            (files, 0),
+            "{function}: one refused claim per repeat"
+        );
+        lines.push(format!(
+            "{function}: {files} files: {} UpdateItem ({files} claims, {per_file_extra} {what}, \
+             {files} completions) = {:.2} writes per file; repeated delivery: {} UpdateItem = \
+             {:.2} per file; GetItem: {}",
+            first.0,
+            first.0 as f64 / files as f64,
+            repeat.0,
+            repeat.0 as f64 / files as f64,
+            first.1 + repeat.1
+        ));
+    }
+    println!("{}", lines.join("\n"));
+}
+
+/// The verifier's cost, measured like the forwarder's: the real binary through the recording
+/// proxy on a signed chain in which one listed log was modified (one FAIL digest), each digest
+/// delivered twice: claim + complete per digest, one published-alert record per alert, one
+/// refused claim per repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifier_dynamodb_calls_per_digest_measured_through_the_real_binary() {
+    use trailwatch_e2e::chains::{public_keys_file, variant};
+    use trailwatch_e2e::faults::FaultProxy;
+    use trailwatch_e2e::{LambdaWatch, events, upload_objects};
+
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let state_env = moto.with_state_table().await;
+    let topic_arn = aws_sdk_sns::Client::new(&sdk)
+        .create_topic()
+        .name("alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let case = variant("log_modified");
+    upload_objects(&moto.s3().await, case.objects()).await;
+    let keys = public_keys_file(&case, "us-east-1");
+    let proxy = FaultProxy::start(&moto.endpoint());
+    let mut env = proxy.env();
+    env.extend(state_env);
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    env.push((
+        "PUBLIC_KEYS_FILE".into(),
+        keys.path().to_string_lossy().to_string(),
+    ));
+    let digests = case.stored_digests();
+    let watch = LambdaWatch::start("digest-verifier", &env);
+    for (bucket, key) in digests.iter().chain(digests.iter()) {
+        let r = watch.invoke(&events::s3_put(bucket, &[key]));
+        assert!(r.is_ok(), "{key}: {r:?}");
+    }
+    watch.stop_and_collect_stdout();
+    let (updates, reads) = (
+        proxy.count("dynamodb", "UpdateItem"),
+        proxy.count("dynamodb", "GetItem"),
+    );
+    let publishes = proxy.count("sns", "Publish");
+    let n = digests.len();
+    assert_eq!(publishes, 1, "one alert for the one failing digest, once");
+    assert_eq!(
+        updates,
+        2 * n + publishes + n,
+        "claim + complete per digest, a record per alert, a refused claim per repeat"
+    );
+    assert_eq!(reads, 0);
+    println!(
+        "digest-verifier: {n} digests delivered twice: {updates} UpdateItem ({n} claims, {n} \
+         completions, {publishes} published-alert record, {n} refused repeats) = {:.2} writes \
+         per digest on first delivery; GetItem: {reads}",
+        (2 * n + publishes) as f64 / n as f64
+    );
+}
