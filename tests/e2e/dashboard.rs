@@ -127,6 +127,18 @@ async fn every_trailwatch_metric_on_the_dashboard_is_one_the_functions_emit() {
         checked.len(),
         checked.into_iter().collect::<Vec<_>>().join("\n")
     );
+    // For whoever extends the dashboard: what the functions emit that it does not show.
+    let not_shown: Vec<String> = emitted
+        .metrics
+        .iter()
+        .filter(|e| {
+            !shown
+                .iter()
+                .any(|m| m.namespace == e.namespace && m.name == e.name)
+        })
+        .map(|e| format!("{} {:?}", e.name, e.dimensions))
+        .collect();
+    eprintln!("emitted, not on the dashboard:\n{}", not_shown.join("\n"));
 }
 
 /// Finding codes are metric names (one per code a report holds, dimension `Function`), so a
