@@ -408,6 +408,38 @@ async fn dynamodb_calls_per_file_measured_through_the_real_binaries() {
             assert!(r.is_ok(), "{function} {key}: {r:?}");
         }
         let first = (count("UpdateItem") - before.0, count("GetItem") - before.1);
+        // The record's owner is the invocation's request id (runtime's task-local reached the
+        // store), and its lease the invocation's deadline, not a fallback.
+        let items = aws_sdk_dynamodb::Client::new(&sdk)
+            .scan()
+            .table_name(trailwatch_e2e::STATE_TABLE)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default();
+        let mine: Vec<_> = items
+            .iter()
+            .filter(|i| {
+                i["pk"]
+                    .as_s()
+                    .is_ok_and(|pk| pk.starts_with(&format!("{function}#")))
+            })
+            .collect();
+        assert_eq!(mine.len(), files, "one record per file");
+        for item in mine {
+            let owner = item["owner"].as_s().unwrap();
+            assert!(
+                !owner.starts_with("local-") && owner.contains('/'),
+                "{function}: owner {owner} is not REQUEST_ID/N"
+            );
+            let lease = num(item, "leaseUntil");
+            let now_ms = now_secs() * 1000;
+            assert!(
+                lease > now_ms - 60_000 && lease <= now_ms + 901_000,
+                "{function}: lease {lease} vs now {now_ms}"
+            );
+        }
         let puts = proxy.count("logs", "PutLogEvents") - puts0;
         let publishes = proxy.count("sns", "Publish") - publishes0;
         for key in &keys {
