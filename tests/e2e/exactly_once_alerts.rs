@@ -7,6 +7,8 @@
 //!   (the three other alerts go out, the first one not again);
 //! - the verifier: a tampered chain (one LOG_HASH_MISMATCH digest) and a deleted log file (its
 //!   OBJECT_DELETED alert, and the LOG_MISSING of the digest that lists it).
+//! - the verifier's scheduled range check (`scheduledTime` fixes the window): run three times, one
+//!   CHAIN_HEAD_STALE alert.
 //!
 //! Negative control: the same deliveries to a container without the state table publish again.
 
@@ -285,4 +287,49 @@ async fn the_verifier_publishes_each_tamper_and_deletion_alert_once() {
         .expect("without the table");
     assert_eq!(w.delivered().await, expected);
     assert_eq!(w.sns_published(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_range_check_retried_and_redriven_alerts_once() {
+    let w = world().await;
+    // digest_deleted_head: the newest digest is gone, so the chain head is stale.
+    let case = variant("digest_deleted_head");
+    upload_objects(&w.s3, case.objects()).await;
+    let run = &case.runs[0].request;
+    let keys = public_keys_file(&case, &run.region);
+    let keys_env = [(
+        "PUBLIC_KEYS_FILE",
+        keys.path().to_string_lossy().into_owned(),
+    )];
+    // What the schedule sends: its scheduled time, the window ending the delivery slack before.
+    let scheduled_time = trailwatch_shared::digest::testkit::iso(
+        run.end + digest_verifier::range_check::DELIVERY_SLACK_SECS,
+    );
+    let hours = (run.end - run.start + 3599) / 3600;
+    let payload = serde_json::json!({"trailwatchRangeCheck": {
+        "bucket": run.bucket, "prefix": run.prefix, "hours": hours,
+        "scheduledTime": scheduled_time
+    }});
+    let watch = LambdaWatch::start("digest-verifier", &w.env(true, &keys_env));
+    for attempt in 0..3 {
+        let r = watch.invoke(&payload).expect("range check");
+        assert_eq!(r["rangeCheck"]["end"], run.end, "attempt {attempt}: {r}");
+    }
+    let got = w.delivered().await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].starts_with("CHAIN_HEAD_STALE "), "{got:?}");
+    assert_eq!(w.sns_published(), 1);
+    let stdout = watch.stop_and_collect_stdout();
+    assert!(
+        stdout.contains("\"RangeAlertsAlreadyPublished\""),
+        "{stdout}"
+    );
+
+    // Negative control: without the table, the repeat alerts again.
+    let forgetful = LambdaWatch::start("digest-verifier", &w.env(false, &keys_env));
+    forgetful
+        .invoke(&payload)
+        .expect("range check without the table");
+    assert_eq!(w.delivered().await.len(), 1);
+    assert_eq!(w.sns_published(), 2);
 }
