@@ -88,6 +88,7 @@ fn pinned(specs: Vec<Spec>, on_path: Option<&str>, on_body: Option<&str>) -> Vec
 fn state_table_specs(
     function: &'static str,
     baseline: &[Exchange],
+    pin: Option<&str>,
     missing: &mut Vec<CellResult>,
 ) -> Vec<Spec> {
     let ops: Vec<String> = baseline
@@ -110,7 +111,9 @@ fn state_table_specs(
     for op in ops {
         let mut cases = transient_faults(1);
         cases.push(forward_then_drop(1));
-        out.extend(specs(function, "dynamodb", &op, cases));
+        // Pinned to one object's records (its key is in the request), so that five faults
+        // meet one call's five attempts rather than five objects' first attempts.
+        out.extend(pinned(specs(function, "dynamodb", &op, cases), None, pin));
     }
     out
 }
@@ -180,6 +183,16 @@ async fn fault_matrix_of_all_three_functions() {
     cell.violations
         .retain(|v| !v.starts_with("the fault never fired"));
     baseline_cells.push(cell);
+    let mut cell = CellResult::new("alerter", "(none)", "fault-free reference");
+    alerter::check(&mut cell, &files, &alr_base, &alr_base);
+    cell.violations
+        .retain(|v| !v.starts_with("the fault never fired"));
+    baseline_cells.push(cell);
+    let mut cell = CellResult::new("digest-verifier", "(none)", "fault-free reference");
+    verifier::check(&mut cell, &chain, &ver_base, &ver_base);
+    cell.violations
+        .retain(|v| !v.starts_with("the fault never fired"));
+    baseline_cells.push(cell);
     let put_log_events = fwd_base
         .exchanges
         .iter()
@@ -208,6 +221,7 @@ async fn fault_matrix_of_all_three_functions() {
     all.extend(state_table_specs(
         "forwarder",
         &fwd_base.exchanges,
+        None,
         &mut cells,
     ));
     // Alerter.
@@ -229,6 +243,7 @@ async fn fault_matrix_of_all_three_functions() {
     all.extend(state_table_specs(
         "alerter",
         &alr_base.exchanges,
+        Some(alerter::PINNED_FILE),
         &mut cells,
     ));
     // Digest verifier.
@@ -265,6 +280,7 @@ async fn fault_matrix_of_all_three_functions() {
     all.extend(state_table_specs(
         "digest-verifier",
         &ver_base.exchanges,
+        Some(chain.alerting_digest()),
         &mut cells,
     ));
 
@@ -343,5 +359,42 @@ async fn fault_matrix_of_all_three_functions() {
         "{} of {} cells broke an invariant (table above)",
         failed.len(),
         cells.len()
+    );
+}
+
+/// Negative control: the same event delivered twice to fresh environments without the state
+/// table (what the functions did before issue 17) must break the duplicate checks; otherwise
+/// their passing in the matrix proves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checks_report_duplicates_when_nothing_deduplicates() {
+    use forwarder::Redelivery::TwiceWithoutState;
+    let moto = Moto::start();
+    let file = Arc::new(forwarder::trail_file());
+    let files = alerter::files();
+    let (fwd, alr_base, alr) = tokio::join!(
+        forwarder::run_as(&moto, "neg", &file, vec![], TwiceWithoutState),
+        alerter::run(&moto, "neg-base", &files, vec![]),
+        alerter::run_as(&moto, "neg", &files, vec![], TwiceWithoutState),
+    );
+    assert_eq!(fwd.delivery.path(), "ok→ok", "{}", fwd.delivery.stdout);
+    assert_eq!(alr.delivery.path(), "ok→ok", "{}", alr.delivery.stdout);
+
+    let mut cell = CellResult::new("forwarder", "(none)", "delivered twice, no state");
+    forwarder::check(&mut cell, &file, &fwd);
+    assert!(
+        cell.violations
+            .iter()
+            .any(|v| v.contains(&format!("{} duplicate events", file.records.len()))),
+        "every record stored twice must be reported: {:?}",
+        cell.violations
+    );
+    let mut cell = CellResult::new("alerter", "(none)", "delivered twice, no state");
+    alerter::check(&mut cell, &files, &alr_base, &alr);
+    assert!(
+        cell.violations
+            .iter()
+            .any(|v| v.contains(&format!("{} duplicate alerts", alr_base.alerts.len()))),
+        "every alert published twice must be reported: {:?}",
+        cell.violations
     );
 }

@@ -7,7 +7,8 @@ use trailwatch_e2e::faults::{Exchange, FaultProxy, Rule};
 use trailwatch_e2e::{Moto, create_state_table, events, fixture, gzip};
 
 use super::alerts::{check_alerts, published, topic_with_queue};
-use super::harness::{CellResult, Delivery, check_end_state, deliver};
+use super::forwarder::Redelivery;
+use super::harness::{CellResult, Delivery, check_end_state, deliver, deliver_fresh};
 
 const PREFIX: &str = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/";
 /// StopLogging, AccessDenied, an IAM policy change and a bucket policy change.
@@ -54,6 +55,16 @@ pub(crate) async fn run(
     files: &AlerterFiles,
     rules: Vec<Rule>,
 ) -> AlerterRun {
+    run_as(moto, id, files, rules, Redelivery::UntilSuccess).await
+}
+
+pub(crate) async fn run_as(
+    moto: &Moto,
+    id: &str,
+    files: &AlerterFiles,
+    rules: Vec<Rule>,
+    redelivery: Redelivery,
+) -> AlerterRun {
     let s3 = moto.s3().await;
     let cfg = moto.sdk_config().await;
     let bucket = format!("alr-{id}");
@@ -75,12 +86,17 @@ pub(crate) async fn run(
     proxy.set_rules(rules);
     let mut env = proxy.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
-    env.push(("STATE_TABLE".into(), table));
+    if redelivery == Redelivery::UntilSuccess {
+        env.push(("STATE_TABLE".into(), table));
+    }
     let keys: Vec<&str> = files.objects.iter().map(|(k, _)| k.as_str()).collect();
     let event = events::s3_put(&bucket, &keys);
-    let delivery = tokio::task::spawn_blocking(move || deliver("alerter", &env, &event))
-        .await
-        .expect("delivery thread");
+    let delivery = tokio::task::spawn_blocking(move || match redelivery {
+        Redelivery::UntilSuccess => deliver("alerter", &env, &event),
+        Redelivery::TwiceWithoutState => deliver_fresh("alerter", &env, &event, 2),
+    })
+    .await
+    .expect("delivery thread");
     let alerts = published(&cfg, &queue_url).await;
     AlerterRun {
         delivery,
@@ -112,8 +128,7 @@ pub(crate) fn check(
     run: &AlerterRun,
 ) {
     let keys: Vec<&str> = files.objects.iter().map(|(k, _)| k.as_str()).collect();
-    let injected = run.exchanges.iter().filter(|e| e.fault.is_some()).count();
-    check_end_state(cell, injected, &run.delivery, &keys);
+    check_end_state(cell, &run.exchanges, &run.delivery, &keys);
     check_alerts(
         cell,
         run.delivery.completed(),

@@ -173,6 +173,11 @@ pub(crate) fn check_alerts(
             }
         }
     }
+    if duplicates > 0 && outside.is_empty() {
+        cell.note(format!(
+            "{duplicates} alert published twice: the one whose Publish answer was lost (the window)"
+        ));
+    }
     cell.check(outside.is_empty(), || {
         format!(
             "{duplicates} duplicate alerts ({} outside the one-lost-answer window): {outside:?}",
@@ -184,6 +189,25 @@ pub(crate) fn check_alerts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn checked(completed: bool, expected: &[&str], got: &[&str]) -> Vec<String> {
+        let mut cell = CellResult::new("alerter", "sns Publish", "test");
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        check_alerts(&mut cell, completed, &owned(expected), &owned(got), &[]);
+        cell.violations
+    }
+
+    #[test]
+    fn lost_unexpected_and_duplicate_alerts_are_each_reported() {
+        assert!(checked(true, &["a", "b"], &["a", "b"]).is_empty());
+        assert!(checked(true, &["a", "b"], &["a"])[0].contains("1 alerts lost"));
+        assert!(
+            checked(false, &["a", "b"], &["a"]).is_empty(),
+            "a failed delivery is in the failure queue, not lost"
+        );
+        assert!(checked(true, &["a"], &["a", "tamper"])[0].contains("did not raise"));
+        assert!(checked(true, &["a"], &["a", "a"])[0].contains("1 duplicate alerts"));
+    }
 
     #[test]
     fn form_values_decode() {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use trailwatch_e2e::faults::{Exchange, Fault, FaultProxy, Rule};
 use trailwatch_e2e::{Moto, create_state_table, events, gzip, time};
 
-use super::harness::{CellResult, Delivery, check_end_state, clip, counts, deliver};
+use super::harness::{CellResult, Delivery, check_end_state, clip, counts, deliver, deliver_fresh};
 
 const ACCOUNT: &str = "218007301253";
 const STREAM: &str = "218007301253_CloudTrail_us-east-1";
@@ -72,6 +72,26 @@ pub(crate) async fn run(
     file: &Arc<TrailFile>,
     rules: Vec<Rule>,
 ) -> ForwarderRun {
+    run_as(moto, id, file, rules, Redelivery::UntilSuccess).await
+}
+
+/// How the event is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Redelivery {
+    /// Again after each failure, up to the bound (Lambda's retries, a redrive).
+    UntilSuccess,
+    /// Twice to fresh environments, without the state table: the negative control (nothing can
+    /// recognise the second delivery, so the checks must report its duplicates).
+    TwiceWithoutState,
+}
+
+pub(crate) async fn run_as(
+    moto: &Moto,
+    id: &str,
+    file: &Arc<TrailFile>,
+    rules: Vec<Rule>,
+    redelivery: Redelivery,
+) -> ForwarderRun {
     let s3 = moto.s3().await;
     let cfg = moto.sdk_config().await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
@@ -97,11 +117,16 @@ pub(crate) async fn run(
     proxy.set_rules(rules);
     let mut env = proxy.env();
     env.push(("LOG_GROUP_NAME".into(), group.clone()));
-    env.push(("STATE_TABLE".into(), table));
+    if redelivery == Redelivery::UntilSuccess {
+        env.push(("STATE_TABLE".into(), table));
+    }
     let event = events::s3_put(&bucket, &[&file.key]);
-    let delivery = tokio::task::spawn_blocking(move || deliver("forwarder", &env, &event))
-        .await
-        .expect("delivery thread");
+    let delivery = tokio::task::spawn_blocking(move || match redelivery {
+        Redelivery::UntilSuccess => deliver("forwarder", &env, &event),
+        Redelivery::TwiceWithoutState => deliver_fresh("forwarder", &env, &event, 2),
+    })
+    .await
+    .expect("delivery thread");
     // No stream at all is a valid answer when nothing was forwarded.
     let stored = trailwatch_e2e::read_log_stream(&logs, &group, STREAM)
         .await
@@ -117,7 +142,7 @@ pub(crate) async fn run(
 /// The invariants of one forwarder cell.
 pub(crate) fn check(cell: &mut CellResult, file: &TrailFile, run: &ForwarderRun) {
     let injected: Vec<&Exchange> = run.exchanges.iter().filter(|e| e.fault.is_some()).collect();
-    check_end_state(cell, injected.len(), &run.delivery, &[&file.key]);
+    check_end_state(cell, &run.exchanges, &run.delivery, &[&file.key]);
 
     let stored = counts(run.stored.iter().cloned());
     let expected: BTreeSet<&String> = file.records.iter().collect();
@@ -151,6 +176,11 @@ pub(crate) fn check(cell: &mut CellResult, file: &TrailFile, run: &ForwarderRun)
         .iter()
         .filter(|(m, n)| *n > 2 || !dropped_batch.contains(*m))
         .count();
+    if extra > 0 && outside_window == 0 {
+        cell.note(format!(
+            "{extra} events stored twice: the batch whose PutLogEvents answer was lost (the window)"
+        ));
+    }
     cell.check(outside_window == 0, || {
         format!(
             "{extra} duplicate events in CloudWatch Logs ({outside_window} outside the window of \

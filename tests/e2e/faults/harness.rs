@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use trailwatch_e2e::LambdaWatch;
-use trailwatch_e2e::faults::{Fault, Occurrence, Rule};
+use trailwatch_e2e::faults::{Exchange, Fault, Occurrence, Rule};
 
 /// Stands in for the function's Lambda timeout (300 s / 900 s in template.yaml): longer than the
 /// SDK's worst retry backoff (1 + 2 + 4 + 8 s for 5 attempts), so only a stall reaches it.
@@ -98,6 +98,28 @@ pub(crate) fn deliver(function: &str, env: &[(String, String)], event: &Value) -
     Delivery { attempts, stdout }
 }
 
+/// Delivers `event` `times` times, each to a fresh environment (a duplicate delivery landing on
+/// another instance), whatever the outcome. Blocking.
+pub(crate) fn deliver_fresh(
+    function: &str,
+    env: &[(String, String)],
+    event: &Value,
+    times: usize,
+) -> Delivery {
+    let mut attempts = Vec::new();
+    let mut stdout = String::new();
+    for _ in 0..times {
+        let watch = LambdaWatch::start(function, env);
+        attempts.push(match watch.invoke_within(event, INVOCATION_TIMEOUT) {
+            Some(Ok(v)) => Attempt::Ok(v),
+            Some(Err(e)) => Attempt::Failed(e),
+            None => Attempt::TimedOut,
+        });
+        stdout.push_str(&watch.stop_and_collect_stdout());
+    }
+    Delivery { attempts, stdout }
+}
+
 /// A kind of fault and which occurrences of the call get it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FaultCase {
@@ -171,6 +193,9 @@ pub(crate) struct CellResult {
     pub(crate) fault: String,
     pub(crate) path: String,
     pub(crate) violations: Vec<String>,
+    /// What happened that is within the invariants but worth reading (how many calls were
+    /// faulted, duplicates inside the stated window).
+    pub(crate) notes: Vec<String>,
 }
 
 impl CellResult {
@@ -181,7 +206,12 @@ impl CellResult {
             fault: fault.to_owned(),
             path: String::new(),
             violations: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    pub(crate) fn note(&mut self, note: String) {
+        self.notes.push(note);
     }
 
     pub(crate) fn check(&mut self, ok: bool, violation: impl FnOnce() -> String) {
@@ -204,14 +234,27 @@ pub(crate) fn counts<T: Ord + Clone>(items: impl IntoIterator<Item = T>) -> BTre
 /// never completed failed with a cause naming each object.
 pub(crate) fn check_end_state(
     cell: &mut CellResult,
-    injected: usize,
+    exchanges: &[Exchange],
     delivery: &Delivery,
     objects: &[&str],
 ) {
     cell.path = delivery.path();
-    cell.check(injected > 0, || {
+    let faulted: BTreeMap<String, usize> = counts(
+        exchanges
+            .iter()
+            .filter(|e| e.fault.is_some())
+            .map(|e| e.call.operation.clone()),
+    );
+    cell.check(!faulted.is_empty(), || {
         "the fault never fired: the function made no such call".into()
     });
+    for (operation, n) in &faulted {
+        let calls = exchanges
+            .iter()
+            .filter(|e| &e.call.operation == operation)
+            .count();
+        cell.note(format!("{n} of {calls} {operation} calls faulted"));
+    }
     for e in delivery.errors() {
         cell.check(objects.iter().any(|o| e.contains(o)), || {
             format!("an invocation error names no delivered object: {}", clip(e))

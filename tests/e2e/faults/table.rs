@@ -8,8 +8,8 @@ use super::harness::CellResult;
 pub(crate) const FUNCTIONS: [&str; 3] = ["forwarder", "alerter", "digest-verifier"];
 
 /// Rows in first-seen order of (dependency, fault); a column per function; `ok` / `FAIL` with
-/// the invocation path (`err→ok`: failed once, completed on Lambda's retry). Violations listed
-/// below, numbered.
+/// the invocation path (`err→ok`: failed once, completed on Lambda's retry). Violations (FAIL)
+/// and notes listed below, numbered.
 pub(crate) fn render(cells: &[CellResult]) -> String {
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut at: BTreeMap<(String, String, &str), &CellResult> = BTreeMap::new();
@@ -40,13 +40,24 @@ pub(crate) fn render(cells: &[CellResult]) -> String {
         for f in FUNCTIONS {
             let text = match at.get(&(dep.clone(), fault.clone(), f)) {
                 None => "n/a".to_owned(),
-                Some(c) if c.violations.is_empty() => format!("ok {}", c.path),
                 Some(c) => {
                     let first = notes.len() + 1;
                     for v in &c.violations {
-                        notes.push(format!("{f} / {dep} / {fault}: {v}"));
+                        notes.push(format!("FAIL {f} / {dep} / {fault}: {v}"));
                     }
-                    format!("FAIL {} [{first}]", c.path)
+                    for n in &c.notes {
+                        notes.push(format!("{f} / {dep} / {fault}: {n}"));
+                    }
+                    let verdict = if c.violations.is_empty() {
+                        "ok"
+                    } else {
+                        "FAIL"
+                    };
+                    if notes.len() >= first {
+                        format!("{verdict} {} [{first}]", c.path)
+                    } else {
+                        format!("{verdict} {}", c.path)
+                    }
                 }
             };
             let _ = write!(out, " {text:w$} |");

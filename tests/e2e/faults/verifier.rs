@@ -40,6 +40,14 @@ pub(crate) async fn upload_chain(moto: &Moto) -> Chain {
     }
 }
 
+impl Chain {
+    /// The file name of the digest whose verdict is FAIL (it lists the modified log).
+    pub(crate) fn alerting_digest(&self) -> &str {
+        let key = &self.digests[1];
+        key.rsplit('/').next().unwrap_or(key)
+    }
+}
+
 pub(crate) struct VerifierRun {
     pub(crate) delivery: Delivery,
     pub(crate) exchanges: Vec<Exchange>,
@@ -94,8 +102,7 @@ pub(crate) fn check(
     run: &VerifierRun,
 ) {
     let keys: Vec<&str> = chain.digests.iter().map(String::as_str).collect();
-    let injected = run.exchanges.iter().filter(|e| e.fault.is_some()).count();
-    check_end_state(cell, injected, &run.delivery, &keys);
+    check_end_state(cell, &run.exchanges, &run.delivery, &keys);
     check_alerts(
         cell,
         run.delivery.completed(),
