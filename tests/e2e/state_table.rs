@@ -430,8 +430,8 @@ async fn dynamodb_calls_per_file_measured_through_the_real_binaries() {
         for item in mine {
             let owner = item["owner"].as_s().unwrap();
             assert!(
-                !owner.starts_with("local-") && owner.contains('/'),
-                "{function}: owner {owner} is not REQUEST_ID/N"
+                !owner.starts_with("local/") && owner.split('/').count() == 3,
+                "{function}: owner {owner} is not REQUEST_ID/PROCESS/N"
             );
             let lease = num(item, "leaseUntil");
             let now_ms = now_secs() * 1000;

@@ -56,26 +56,23 @@ pub fn record_ttl_secs() -> Result<i64, ConfigError> {
     Ok(days * 86_400)
 }
 
-/// A token unique to one claim: the invocation's request id (unique per invocation, retries
-/// included) and a process-wide counter (one invocation claims many objects). Outside an
-/// invocation: the process id and its start time instead of the request id.
+/// A token unique to one claim: the invocation's request id (for the logs: which invocation
+/// holds the work), this process (Lambda retries an asynchronous invocation with the same request
+/// id, possibly in a fresh container whose counter starts again) and a process-wide counter (one
+/// invocation claims many objects). Outside an invocation `local` stands for the request id.
 pub fn new_owner_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static PROCESS: OnceLock<String> = OnceLock::new();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    match crate::runtime::invocation_request_id() {
-        Some(request_id) => format!("{request_id}/{n}"),
-        None => {
-            let process = PROCESS.get_or_init(|| {
-                let started = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0);
-                format!("local-{}-{started}", std::process::id())
-            });
-            format!("{process}/{n}")
-        }
-    }
+    let process = PROCESS.get_or_init(|| {
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{}-{started}", std::process::id())
+    });
+    let request_id = crate::runtime::invocation_request_id().unwrap_or_else(|| "local".to_owned());
+    format!("{request_id}/{process}/{n}")
 }
 
 impl StateStore for Store {
@@ -181,6 +178,9 @@ mod tests {
         let a = new_owner_token();
         let b = new_owner_token();
         assert_ne!(a, b);
-        assert!(a.starts_with("local-"), "{a}");
+        assert!(a.starts_with("local/"), "{a}");
+        // Same process, next claim: only the counter differs.
+        let (pa, pb) = (a.rsplit_once('/').unwrap().0, b.rsplit_once('/').unwrap().0);
+        assert_eq!(pa, pb);
     }
 }
