@@ -79,9 +79,16 @@ pub fn with_current_invocation<F: Future>(fut: F) -> impl Future<Output = F::Out
 
 /// Until when a claim made now holds: the invocation's deadline when known (after it Lambda has
 /// stopped this attempt, so another may take over), else `now + 15 minutes`, Lambda's maximum
-/// timeout (no invocation can outlive it).
+/// timeout (no invocation can outlive it). A deadline that is not a time within the next 15
+/// minutes is not trusted: `cargo lambda watch` sends the timeout itself (`600000`, relative),
+/// which read as an absolute time would be in 1970 and give every claim an expired lease, so two
+/// concurrent duplicates would both be processed.
 pub fn lease_until_ms(now_ms: i64) -> i64 {
-    invocation_deadline_ms().unwrap_or(now_ms.saturating_add(MAX_INVOCATION_MS))
+    let max = now_ms.saturating_add(MAX_INVOCATION_MS);
+    match invocation_deadline_ms() {
+        Some(deadline) if deadline > now_ms && deadline <= max => deadline,
+        _ => max,
+    }
 }
 
 #[cfg(test)]
@@ -114,5 +121,27 @@ mod tests {
                 assert_eq!(carried.await.unwrap(), Some(5_000));
             })
             .await;
+    }
+
+    #[tokio::test]
+    async fn a_deadline_that_is_not_a_time_in_the_next_15_minutes_is_not_trusted() {
+        let now = 1_765_000_000_000;
+        for (deadline, expected) in [
+            // cargo lambda watch: the relative timeout, read as 1970.
+            (600_000, now + 900_000),
+            // Already past.
+            (now - 1, now + 900_000),
+            // Beyond any Lambda timeout.
+            (now + 3_600_000, now + 900_000),
+            // A real deadline: kept (negative control).
+            (now + 60_000, now + 60_000),
+        ] {
+            let inv = Invocation {
+                deadline_ms: deadline,
+                request_id: "r".into(),
+            };
+            let lease = INVOCATION.scope(inv, async { lease_until_ms(now) }).await;
+            assert_eq!(lease, expected, "deadline {deadline}");
+        }
     }
 }
