@@ -225,7 +225,7 @@ mod tests {
             };
             assert_eq!(code.severity(), expected, "{code}");
         }
-        assert_eq!(FindingCode::ALL.len(), 26);
+        assert_eq!(FindingCode::ALL.len(), 27);
     }
 
     #[test]
