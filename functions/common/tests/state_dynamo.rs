@@ -179,12 +179,59 @@ async fn a_refusal_is_refused_and_throttling_is_unavailable() {
     assert!(!err.permission_denied());
 }
 
+fn condition_failed_with(old: HashMap<String, AttributeValue>) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item).then_error(move || {
+        UpdateItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder()
+                .set_item(Some(old.clone()))
+                .build(),
+        )
+    })
+}
+
 #[tokio::test]
-async fn a_failed_owned_write_is_a_lost_lease_not_an_error_of_the_table() {
+async fn a_failed_owned_write_is_a_lost_lease_unless_an_earlier_try_of_it_was_applied() {
+    // A checkpoint whose condition fails: the lease is gone (no read needed).
     let update = condition_failed_without_item();
-    let err = store(&[&update])
-        .complete(&work(), "stale", "{}", 0)
-        .await
-        .unwrap_err();
-    assert_eq!(err, StateError::LeaseLost(work().partition_key()));
+    assert_eq!(
+        store(&[&update]).checkpoint(&work(), "stale", 9).await,
+        Err(StateError::LeaseLost(work().partition_key()))
+    );
+
+    // complete's answer was lost and the SDK sent it again: the record already shows it
+    // completed by this owner, so the retry is not a lost lease.
+    let update = condition_failed_with(item(&[("status", s("completed")), ("owner", s("a"))]));
+    assert_eq!(
+        store(&[&update]).complete(&work(), "a", "{}", 0).await,
+        Ok(())
+    );
+    let update = condition_failed_with(item(&[("status", s("failed")), ("owner", s("a"))]));
+    assert_eq!(store(&[&update]).release(&work(), "a").await, Ok(()));
+
+    // Negative controls: completed or released by someone else is a lost lease.
+    let update = condition_failed_with(item(&[("status", s("completed")), ("owner", s("b"))]));
+    assert_eq!(
+        store(&[&update]).complete(&work(), "a", "{}", 0).await,
+        Err(StateError::LeaseLost(work().partition_key()))
+    );
+    let update = condition_failed_with(item(&[("status", s("completed")), ("owner", s("a"))]));
+    assert_eq!(
+        store(&[&update]).release(&work(), "a").await,
+        Err(StateError::LeaseLost(work().partition_key())),
+        "a release is not applied by a completion"
+    );
+    // Without the item the record is read (consistently) before deciding.
+    let update = condition_failed_without_item();
+    let read = get_item_answers(item(&[
+        ("status", s("in_progress")),
+        ("owner", s("b")),
+        ("leaseUntil", n(9_000)),
+    ]));
+    assert_eq!(
+        store(&[&update, &read])
+            .complete(&work(), "a", "{}", 0)
+            .await,
+        Err(StateError::LeaseLost(work().partition_key()))
+    );
+    assert_eq!(read.num_calls(), 1);
 }

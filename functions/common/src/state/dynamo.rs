@@ -84,12 +84,16 @@ impl DynamoStateStore {
     }
 
     /// A write by the lease holder `owner`: `update_expression` applied only while it holds the
-    /// lease; otherwise [`StateError::LeaseLost`].
+    /// lease; otherwise [`StateError::LeaseLost`]. `ends_in`: the status this write leaves
+    /// (`complete`, `release`): when the condition fails because the record already shows that
+    /// status under this owner, the write had been applied by an earlier try of the same call
+    /// (the SDK retries a request whose answer was lost) and it is `Ok`, not a lost lease.
     async fn owned_write(
         &self,
         operation: &'static str,
         work: &WorkKey,
         owner: &str,
+        ends_in: Option<&str>,
         update: impl FnOnce(UpdateItemFluentBuilder) -> UpdateItemFluentBuilder,
     ) -> Result<(), StateError> {
         let pk = work.partition_key();
@@ -98,11 +102,26 @@ impl DynamoStateStore {
             .condition_expression(OWNED)
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":expiresAt", self.expires_at(now_secs()));
-        match update(request).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_check_failed(&e).is_some() => Err(StateError::LeaseLost(pk)),
-            Err(e) => Err(classify(operation, e)),
+            .expression_attribute_values(":expiresAt", self.expires_at(now_secs()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let held = match update(request).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) => match conditional_check_failed(&e) {
+                Some(Some(item)) => Some(item.clone()),
+                Some(None) if ends_in.is_some() => self.read(operation, pk.clone()).await?,
+                Some(None) => None,
+                None => return Err(classify(operation, e)),
+            },
+        };
+        let applied_before = ends_in.is_some_and(|status| {
+            held.as_ref().is_some_and(|item| {
+                string(item, "status") == Some(status) && string(item, "owner") == Some(owner)
+            })
+        });
+        if applied_before {
+            Ok(())
+        } else {
+            Err(StateError::LeaseLost(pk))
         }
     }
 
@@ -211,7 +230,7 @@ impl StateStore for DynamoStateStore {
         owner: &str,
         records_done: u64,
     ) -> Result<(), StateError> {
-        self.owned_write("checkpoint", work, owner, |r| {
+        self.owned_write("checkpoint", work, owner, None, |r| {
             r.update_expression("SET #recordsDone = :done, #expiresAt = :expiresAt")
                 .expression_attribute_names("#recordsDone", "recordsDone")
                 .expression_attribute_values(":done", n(records_done))
@@ -225,7 +244,7 @@ impl StateStore for DynamoStateStore {
         owner: &str,
         alert_id: &str,
     ) -> Result<(), StateError> {
-        self.owned_write("record_published", work, owner, |r| {
+        self.owned_write("record_published", work, owner, None, |r| {
             r.update_expression("ADD #published :alert SET #expiresAt = :expiresAt")
                 .expression_attribute_names("#published", "published")
                 .expression_attribute_values(
@@ -243,7 +262,7 @@ impl StateStore for DynamoStateStore {
         outcome: &str,
         expires_at_secs: i64,
     ) -> Result<(), StateError> {
-        self.owned_write("complete", work, owner, |r| {
+        self.owned_write("complete", work, owner, Some(COMPLETED), |r| {
             // The caller's expiry replaces the default one set in `owned_write`.
             r.update_expression(
                 "SET #status = :completed, #outcome = :outcome, #expiresAt = :expiresAt",
@@ -257,7 +276,7 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn release(&self, work: &WorkKey, owner: &str) -> Result<(), StateError> {
-        self.owned_write("release", work, owner, |r| {
+        self.owned_write("release", work, owner, Some(FAILED), |r| {
             r.update_expression("SET #status = :failed, #expiresAt = :expiresAt")
                 .expression_attribute_values(":failed", s(FAILED))
         })
