@@ -35,7 +35,7 @@ use std::time::Instant;
 use futures::{StreamExt, stream};
 use harness::{CellResult, FaultCase, cut_body, forward_then_drop, transient_faults};
 use trailwatch_e2e::Moto;
-use trailwatch_e2e::faults::{Exchange, Rule};
+use trailwatch_e2e::faults::{Exchange, Fault, Occurrence, Rule};
 
 /// Cells in flight at once: most of a cell's time is the SDK's retry backoff, not CPU.
 const CONCURRENCY: usize = 10;
@@ -45,7 +45,7 @@ struct Spec {
     function: &'static str,
     dependency: String,
     case: FaultCase,
-    rule: Rule,
+    rules: Vec<Rule>,
 }
 
 fn specs(
@@ -59,7 +59,7 @@ fn specs(
         .map(|case| Spec {
             function,
             dependency: format!("{service} {operation}"),
-            rule: case.rule(service, operation),
+            rules: vec![case.rule(service, operation)],
             case,
         })
         .collect()
@@ -72,12 +72,19 @@ fn pinned(specs: Vec<Spec>, on_path: Option<&str>, on_body: Option<&str>) -> Vec
     specs
         .into_iter()
         .map(|mut s| {
-            if let Some(p) = on_path {
-                s.rule = s.rule.on_path(p);
-            }
-            if let Some(b) = on_body {
-                s.rule = s.rule.on_body(b);
-            }
+            s.rules = s
+                .rules
+                .into_iter()
+                .map(|mut r| {
+                    if let Some(p) = on_path {
+                        r = r.on_path(p);
+                    }
+                    if let Some(b) = on_body {
+                        r = r.on_body(b);
+                    }
+                    r
+                })
+                .collect();
             s
         })
         .collect()
@@ -116,6 +123,40 @@ fn state_table_specs(
         out.extend(pinned(specs(function, "dynamodb", &op, cases), None, pin));
     }
     out
+}
+
+/// One cell with a seeded 15 % fault chance on every call the fault-free run made.
+fn chaos(function: &'static str, baseline: &[Exchange]) -> Spec {
+    let calls: std::collections::BTreeSet<(String, String)> = baseline
+        .iter()
+        .map(|e| (e.call.service.clone(), e.call.operation.clone()))
+        .collect();
+    let rules: Vec<Rule> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, (service, operation))| {
+            let fault = if i % 2 == 0 {
+                Fault::ServerError
+            } else {
+                Fault::Reset
+            };
+            let when = Occurrence::Probability {
+                per_mille: 150,
+                seed: 17 + i as u64,
+            };
+            Rule::new(service, operation, when, fault)
+        })
+        .collect();
+    Spec {
+        function,
+        dependency: "every call".into(),
+        case: FaultCase {
+            label: "15 % 5xx or reset (seeded)",
+            when: Occurrence::Every,
+            fault: Fault::ServerError,
+        },
+        rules,
+    }
 }
 
 /// How many calls of each (service, operation) a run made.
@@ -284,6 +325,16 @@ async fn fault_matrix_of_all_three_functions() {
         &mut cells,
     ));
 
+    // Chaos: every call of every dependency a fault-free run made fails with a seeded 15 %
+    // chance (5xx or reset, alternating by dependency), all at once.
+    for (function, base) in [
+        ("forwarder", &fwd_base.exchanges),
+        ("alerter", &alr_base.exchanges),
+        ("digest-verifier", &ver_base.exchanges),
+    ] {
+        all.push(chaos(function, base));
+    }
+
     let total = all.len();
     let results: Vec<CellResult> = stream::iter(all.into_iter().enumerate())
         .map(|(i, spec)| {
@@ -295,15 +346,15 @@ async fn fault_matrix_of_all_three_functions() {
                 let mut cell = CellResult::new(spec.function, &spec.dependency, spec.case.label);
                 match spec.function {
                     "forwarder" => {
-                        let run = forwarder::run(fwd_moto, &id, file, vec![spec.rule]).await;
+                        let run = forwarder::run(fwd_moto, &id, file, spec.rules).await;
                         forwarder::check(&mut cell, file, &run);
                     }
                     "alerter" => {
-                        let run = alerter::run(alr_moto, &id, files, vec![spec.rule]).await;
+                        let run = alerter::run(alr_moto, &id, files, spec.rules).await;
                         alerter::check(&mut cell, files, alr_base, &run);
                     }
                     _ => {
-                        let run = verifier::run(ver_moto, &id, chain, vec![spec.rule]).await;
+                        let run = verifier::run(ver_moto, &id, chain, spec.rules).await;
                         verifier::check(&mut cell, chain, ver_base, &run);
                     }
                 }
