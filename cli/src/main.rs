@@ -1,6 +1,7 @@
 //! `trailwatch`: the command-line tool.
 #![forbid(unsafe_code)]
 
+mod backfill_cmd;
 mod match_cmd;
 mod redrive_cmd;
 mod scan_cmd;
@@ -35,6 +36,9 @@ enum Command {
     /// Re-invoke the events kept in a function's failure queue (the on-failure destination),
     /// deleting each message once Lambda has accepted it.
     Redrive(redrive_cmd::RedriveArgs),
+    /// Run a function over a trail's history on S3 Batch Operations: `start` a job, follow its
+    /// `status`, summarise its completion `report`.
+    Backfill(backfill_cmd::BackfillArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify_cmd::run(args),
         Command::Scan(args) => scan_cmd::run(args),
         Command::Redrive(args) => redrive_cmd::run(args),
+        Command::Backfill(args) => backfill_cmd::run(args),
     };
     match result {
         Ok(code) => code,
