@@ -100,10 +100,11 @@ pub fn request(payload: &Value) -> Option<Result<RangeCheckRequest, InvocationEr
                     Err(malformed(format!("`hours` must be at most {MAX_HOURS}")))
                 }
                 _ if r.bucket.is_empty() => Err(malformed("`bucket` is empty".into())),
-                _ if r.scheduled_time.is_some() && r.end.is_none() && r.fixed_end().is_none() => {
+                _ if let Some(t) = r.scheduled_time.as_deref()
+                    && parse_event_time(t.as_bytes()).is_none() =>
+                {
                     Err(malformed(format!(
-                        "`scheduledTime` {:?} is not an RFC 3339 time (2022-03-22T18:59:43Z)",
-                        r.scheduled_time.as_deref().unwrap_or_default()
+                        "`scheduledTime` {t:?} is not an RFC 3339 time (2022-03-22T18:59:43Z)"
                     )))
                 }
                 _ => Ok(r),
