@@ -33,7 +33,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::{StreamExt, stream};
-use harness::{CellResult, FaultCase, cut_body, forward_then_drop, transient_faults};
+use harness::{
+    CellResult, FaultCase, cut_body, forward_then_drop, forward_then_stall, transient_faults,
+};
 use trailwatch_e2e::Moto;
 use trailwatch_e2e::faults::{Exchange, Fault, Occurrence, Rule};
 
@@ -118,6 +120,7 @@ fn state_table_specs(
     for op in ops {
         let mut cases = transient_faults(1);
         cases.push(forward_then_drop(1));
+        cases.push(forward_then_stall(1));
         // Pinned to one object's records (its key is in the request), so that five faults
         // meet one call's five attempts rather than five objects' first attempts.
         out.extend(pinned(specs(function, "dynamodb", &op, cases), None, pin));
@@ -156,6 +159,23 @@ fn chaos(function: &'static str, baseline: &[Exchange]) -> Spec {
             fault: Fault::ServerError,
         },
         rules,
+    }
+}
+
+/// FAULTS_DUMP=<dir> keeps each cell's function output (logs, EMF) as `<dir>/<cell>.log`, for
+/// investigating a cell.
+fn dump(cell: &CellResult, id: &str, delivery: &harness::Delivery) {
+    if let Some(dir) = std::env::var_os("FAULTS_DUMP") {
+        let name = format!("{id}-{}.log", cell.function);
+        let text = format!(
+            "{} / {} / {}: {}\n{}",
+            cell.function,
+            cell.dependency,
+            cell.fault,
+            delivery.path(),
+            delivery.stdout
+        );
+        std::fs::write(std::path::Path::new(&dir).join(name), text).expect("write the dump");
     }
 }
 
@@ -252,6 +272,7 @@ async fn fault_matrix_of_all_three_functions() {
     all.extend(specs("forwarder", "s3", "GetObject", s3_faults));
     let mut put_faults = transient_faults(2);
     put_faults.push(forward_then_drop(2));
+    put_faults.push(forward_then_stall(2));
     all.extend(specs("forwarder", "logs", "PutLogEvents", put_faults));
     all.extend(specs(
         "forwarder",
@@ -276,6 +297,7 @@ async fn fault_matrix_of_all_three_functions() {
     // One alert (StopLogging, CloudWatch.5) of five published at once.
     let mut publish_faults = transient_faults(1);
     publish_faults.push(forward_then_drop(1));
+    publish_faults.push(forward_then_stall(1));
     all.extend(pinned(
         specs("alerter", "sns", "Publish", publish_faults),
         None,
@@ -317,6 +339,7 @@ async fn fault_matrix_of_all_three_functions() {
     ));
     let mut publish_faults = transient_faults(1);
     publish_faults.push(forward_then_drop(1));
+    publish_faults.push(forward_then_stall(1));
     all.extend(specs("digest-verifier", "sns", "Publish", publish_faults));
     all.extend(state_table_specs(
         "digest-verifier",
@@ -335,6 +358,15 @@ async fn fault_matrix_of_all_three_functions() {
         all.push(chaos(function, base));
     }
 
+    // FAULTS_ONLY=<text> runs only the cells whose "function / dependency / fault" contains it
+    // (while investigating one cell); the table's header says so.
+    let only = std::env::var("FAULTS_ONLY").ok();
+    if let Some(only) = &only {
+        all.retain(|s| {
+            format!("{} / {} / {}", s.function, s.dependency, s.case.label).contains(only.as_str())
+        });
+        cells.clear();
+    }
     let total = all.len();
     let results: Vec<CellResult> = stream::iter(all.into_iter().enumerate())
         .map(|(i, spec)| {
@@ -347,14 +379,17 @@ async fn fault_matrix_of_all_three_functions() {
                 match spec.function {
                     "forwarder" => {
                         let run = forwarder::run(fwd_moto, &id, file, spec.rules).await;
+                        dump(&cell, &id, &run.delivery);
                         forwarder::check(&mut cell, file, &run);
                     }
                     "alerter" => {
                         let run = alerter::run(alr_moto, &id, files, spec.rules).await;
+                        dump(&cell, &id, &run.delivery);
                         alerter::check(&mut cell, files, alr_base, &run);
                     }
                     _ => {
                         let run = verifier::run(ver_moto, &id, chain, spec.rules).await;
+                        dump(&cell, &id, &run.delivery);
                         verifier::check(&mut cell, chain, ver_base, &run);
                     }
                 }
@@ -377,7 +412,10 @@ async fn fault_matrix_of_all_three_functions() {
     cells.sort_by_key(order);
 
     println!(
-        "\nFault × function → outcome ({total} cells + reference, {:.0} s):\n{}",
+        "\nFault × function → outcome ({total} cells + reference{}, {:.0} s):\n{}",
+        only.as_deref()
+            .map(|o| format!(", only cells matching FAULTS_ONLY={o:?}"))
+            .unwrap_or_default(),
         started.elapsed().as_secs_f64(),
         table::render(&cells)
     );

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use trailwatch_e2e::alerts::drain_envelopes;
-use trailwatch_e2e::faults::{Exchange, Fault};
+use trailwatch_e2e::faults::Exchange;
 
 use super::harness::{CellResult, counts};
 
@@ -158,7 +158,7 @@ pub(crate) fn check_alerts(
     });
     let dropped: Vec<String> = exchanges
         .iter()
-        .filter(|e| e.fault == Some(Fault::ForwardThenDrop) && e.call.operation == "Publish")
+        .filter(|e| e.fault.is_some_and(|f| f.answer_lost()) && e.call.operation == "Publish")
         .filter_map(published_by)
         .collect();
     let mut duplicates = 0;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use trailwatch_e2e::faults::{Exchange, Fault, FaultProxy, Rule};
+use trailwatch_e2e::faults::{Exchange, FaultProxy, Rule};
 use trailwatch_e2e::{Moto, create_state_table, events, gzip, time};
 
 use super::harness::{CellResult, Delivery, check_end_state, clip, counts, deliver, deliver_fresh};
@@ -168,7 +168,7 @@ pub(crate) fn check(cell: &mut CellResult, file: &TrailFile, run: &ForwarderRun)
         .collect();
     let dropped_batch: BTreeSet<String> = injected
         .iter()
-        .filter(|e| e.fault == Some(Fault::ForwardThenDrop) && e.call.operation == "PutLogEvents")
+        .filter(|e| e.fault.is_some_and(|f| f.answer_lost()) && e.call.operation == "PutLogEvents")
         .flat_map(|e| batch_messages(e))
         .collect();
     let extra: usize = duplicated.iter().map(|(_, n)| n - 1).sum();

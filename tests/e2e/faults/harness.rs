@@ -176,6 +176,15 @@ pub(crate) fn forward_then_drop(from: u32) -> FaultCase {
     }
 }
 
+/// The answer of a call that succeeded is held back until the invocation times out.
+pub(crate) fn forward_then_stall(from: u32) -> FaultCase {
+    FaultCase {
+        label: "forward, stall answer (timeout)",
+        when: Occurrence::Nth(from),
+        fault: Fault::ForwardThenStall(STALL),
+    }
+}
+
 /// A read error mid-stream: the body is cut after `after_bytes`.
 pub(crate) fn cut_body(after_bytes: usize) -> FaultCase {
     FaultCase {
@@ -261,6 +270,12 @@ pub(crate) fn check_end_state(
         });
     }
     if !delivery.completed() {
+        if let Some(last) = delivery.errors().last() {
+            cell.note(format!(
+                "ended failed (failure queue), cause: {}",
+                clip(last)
+            ));
+        }
         cell.check(!delivery.errors().is_empty(), || {
             format!(
                 "never completed and never failed with a cause ({})",

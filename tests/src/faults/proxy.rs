@@ -189,7 +189,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<Prox
             return Err(Closed::Injected("stalled"));
         }
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        Some(Fault::ForwardThenDrop | Fault::CutBody { .. }) | None => {}
+        Some(Fault::ForwardThenDrop | Fault::ForwardThenStall(_) | Fault::CutBody { .. })
+        | None => {}
     }
 
     let response = match stub_for(shared, &call) {
@@ -206,6 +207,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<Prox
             // Let the service finish the work and answer, then lose the answer.
             let _ = response.into_body().collect().await;
             Err(Closed::Injected("answer dropped after forwarding"))
+        }
+        Some(Fault::ForwardThenStall(d)) => {
+            let _ = response.into_body().collect().await;
+            tokio::time::sleep(d).await;
+            Err(Closed::Injected("answer held back after forwarding"))
         }
         Some(Fault::CutBody { after_bytes }) => Ok(response.map(|b| {
             CutBody {

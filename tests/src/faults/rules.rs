@@ -21,6 +21,10 @@ pub enum Fault {
     /// reaches the caller: the work was done but the caller cannot know (the case that makes
     /// retries duplicate).
     ForwardThenDrop,
+    /// Forwarded and answered by the service, then the answer is held back this long (then the
+    /// connection closes): the work was done and the caller times out waiting — a Lambda
+    /// timeout between the service's acknowledgement and the caller's checkpoint.
+    ForwardThenStall(Duration),
     /// Forwarded; the answer's body is cut after this many bytes (a read error mid-stream).
     CutBody { after_bytes: usize },
     /// Forwarded after this delay (slow but successful).
@@ -28,6 +32,12 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Whether the service did the work but the caller never learnt it (the ambiguous faults
+    /// whose retry may repeat the work once).
+    pub fn answer_lost(&self) -> bool {
+        matches!(self, Fault::ForwardThenDrop | Fault::ForwardThenStall(_))
+    }
+
     /// A short name for tables and messages.
     pub fn label(&self) -> String {
         match self {
@@ -36,6 +46,7 @@ impl Fault {
             Fault::Reset => "reset".into(),
             Fault::Stall(_) => "stall (timeout)".into(),
             Fault::ForwardThenDrop => "forward, drop answer".into(),
+            Fault::ForwardThenStall(_) => "forward, stall answer (timeout)".into(),
             Fault::CutBody { after_bytes } => format!("body cut at {after_bytes} B"),
             Fault::Delay(d) => format!("delay {d:?}"),
         }
