@@ -273,8 +273,9 @@ fn render_text(subject: &str, i: &Insight, file: &FileContext, rate_word: &str) 
     }
     let _ = writeln!(
         t,
-        "\n--\nSent by trailwatch alerter. Alerts are delivered at least once: a file that is processed \
-         again (a retried invocation) can raise the same alert twice."
+        "\n--\nSent by trailwatch alerter. Each alert is sent once per file version: a retried or \
+         repeated delivery of the file does not send it again (only a crash between the publish \
+         and its record in the state table can)."
     );
     t
 }
