@@ -27,7 +27,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use trailwatch_lambda_common::failure::ObjectFailure;
+use trailwatch_lambda_common::failure::{ObjectFailure, records_error_transient};
 use trailwatch_lambda_common::intake::run_items;
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
 use trailwatch_lambda_common::sns::AlertPublisher;
@@ -73,6 +73,8 @@ pub enum ObjectError {
         records: u64,
         alerts: usize,
         detail: String,
+        /// The stream failed (a retry may read further), not the file itself.
+        transient: bool,
     },
     #[error("{failed} of {total} alert(s) could not be published: {detail}")]
     Publish {
@@ -109,6 +111,19 @@ impl ObjectFailure for ObjectError {
             ObjectError::Read { .. }
             | ObjectError::InProgress { .. }
             | ObjectError::Internal(_) => false,
+        }
+    }
+
+    /// A missing object and a corrupt or non-CloudTrail file are permanent (the alerts of the
+    /// part read are out); a lease held elsewhere and the unclassified rest are retried.
+    fn transient(&self) -> bool {
+        match self {
+            ObjectError::Fetch(e) => e.transient(),
+            ObjectError::Read { transient, .. } => *transient,
+            ObjectError::State(e) => e.transient(),
+            ObjectError::Unrecorded(e) => e.transient(),
+            ObjectError::Window(e) => e.transient(),
+            _ => !self.permission_denied(),
         }
     }
 }
@@ -183,7 +198,7 @@ impl<P: AlertPublisher, T: StateStore> Alerter<P, T> {
     pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
         let trigger = decode(&payload)?;
         let response = run_items(trigger, self.config.max_concurrency, |object| async move {
-            self.process_object(&object).await.map(|_| ())
+            self.process_object(&object).await
         })
         .await?;
         Ok(response)
@@ -509,6 +524,7 @@ impl PublishTally {
             return Err(ObjectError::Read {
                 records,
                 alerts: self.published + self.already_published,
+                transient: records_error_transient(&e),
                 detail: e.to_string(),
             });
         }

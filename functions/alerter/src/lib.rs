@@ -14,4 +14,5 @@ pub mod alert_ids;
 pub mod config;
 pub mod handler;
 pub mod rules_source;
+pub mod task_summary;
 pub mod window;

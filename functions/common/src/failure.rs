@@ -14,12 +14,30 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub trait ObjectFailure: std::fmt::Display {
     /// Whether the failure is an AWS call the function's role was not allowed to make.
     fn permission_denied(&self) -> bool;
+
+    /// Whether a retry of the same object may succeed: S3 Batch Operations retries a task
+    /// answered `TemporaryFailure` and gives up on a `PermanentFailure`.
+    ///
+    /// The default treats everything but a refusal as transient: a failure nobody classified
+    /// costs at most the job's few retries, while one wrongly called permanent is never retried
+    /// and its object's alerts or records are lost until someone reruns the job. Types that know
+    /// a failure no retry can fix (a missing object, a corrupt file) say so.
+    fn transient(&self) -> bool {
+        !self.permission_denied()
+    }
 }
 
 impl ObjectFailure for String {
     fn permission_denied(&self) -> bool {
         false
     }
+}
+
+/// Whether reading a file's records failed for a reason a retry can fix: only the underlying
+/// stream (an S3 body cut off, a reset). Damaged gzip, malformed JSON, a file that is not a
+/// CloudTrail file or exceeds the reader's limits is the same on every read.
+pub fn records_error_transient(e: &trailwatch_shared::records::RecordsError) -> bool {
+    matches!(e, trailwatch_shared::records::RecordsError::Io(_))
 }
 
 /// Whether an SDK error is a refusal: an error code of one (see [`is_refusal`]) or an HTTP 403,
@@ -74,5 +92,43 @@ mod tests {
         ] {
             assert!(!is_refusal(code), "{code:?}");
         }
+    }
+
+    #[test]
+    fn only_a_failing_stream_is_a_transient_read_error() {
+        use trailwatch_shared::records::RecordsError;
+        let io = RecordsError::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        ));
+        assert!(records_error_transient(&io));
+        for permanent in [
+            RecordsError::Gzip("invalid deflate data".into()),
+            RecordsError::NotCloudTrail("empty".into()),
+            RecordsError::TooLarge { limit: 1 },
+            RecordsError::Malformed {
+                offset: 3,
+                detail: "truncated".into(),
+            },
+        ] {
+            assert!(!records_error_transient(&permanent), "{permanent}");
+        }
+    }
+
+    #[test]
+    fn unclassified_failures_are_transient_and_refusals_are_not() {
+        assert!(String::from("anything").transient());
+        struct Refused;
+        impl std::fmt::Display for Refused {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("refused")
+            }
+        }
+        impl ObjectFailure for Refused {
+            fn permission_denied(&self) -> bool {
+                true
+            }
+        }
+        assert!(!Refused.transient());
     }
 }

@@ -1,7 +1,10 @@
 //! Running a function's per-object work over a decoded trigger, and answering the trigger the
 //! way its source expects: an error (so Lambda retries and the on-failure destination keeps the
-//! event) for direct invocations, `batchItemFailures` for SQS, per-task results for S3 Batch.
+//! event) for direct invocations, `batchItemFailures` for SQS, per-task results for S3 Batch
+//! ([`crate::task_result`]: the object's summary when it succeeded, its failure's class and text
+//! when not).
 
+use std::fmt::Display;
 use std::future::Future;
 
 use futures::{FutureExt, StreamExt};
@@ -9,6 +12,7 @@ use serde_json::{Value, json};
 use trailwatch_shared::trigger::{DeletionNotice, ObjectRef, Trigger, TriggerError, TriggerSource};
 
 use crate::failure::ObjectFailure;
+use crate::task_result::TaskResult;
 
 /// Objects that could not be processed; returned as the invocation's error.
 #[derive(Debug, thiserror::Error)]
@@ -59,22 +63,25 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
 struct Failed {
     text: String,
     permission_denied: bool,
+    transient: bool,
 }
 
 /// Runs `work` on every object of `trigger`, at most `concurrency` at a time. Deletion notices
 /// are not work for these functions: they are logged, counted in the response, and acknowledged.
+/// `work`'s `Ok` value says what was done with the object (an S3 Batch task's result string).
 ///
 /// Returns the response payload, or [`ItemsFailed`] when the source has no per-item answer and
 /// some object failed (Lambda then retries the whole event; work must be idempotent or
 /// at-least-once by design).
-pub async fn run_items<F, Fut, E>(
+pub async fn run_items<F, Fut, O, E>(
     trigger: Trigger,
     concurrency: usize,
     work: F,
 ) -> Result<Value, ItemsFailed>
 where
     F: Fn(ObjectRef) -> Fut,
-    Fut: Future<Output = Result<(), E>>,
+    Fut: Future<Output = Result<O, E>>,
+    O: Display,
     E: ObjectFailure,
 {
     run_items_and_deletions(trigger, concurrency, work, |notice| async move {
@@ -89,7 +96,7 @@ where
 /// [`run_items`] for a function that also acts on deletions: `on_deletion` runs on every
 /// [`DeletionNotice`] (sharing the `concurrency` limit with `work`), and a failed deletion fails
 /// its SQS message or the invocation exactly as a failed object does.
-pub async fn run_items_and_deletions<F, Fut, D, DFut, E>(
+pub async fn run_items_and_deletions<F, Fut, O, D, DFut, E>(
     trigger: Trigger,
     concurrency: usize,
     work: F,
@@ -97,7 +104,8 @@ pub async fn run_items_and_deletions<F, Fut, D, DFut, E>(
 ) -> Result<Value, ItemsFailed>
 where
     F: Fn(ObjectRef) -> Fut,
-    Fut: Future<Output = Result<(), E>>,
+    Fut: Future<Output = Result<O, E>>,
+    O: Display,
     D: Fn(DeletionNotice) -> DFut,
     DFut: Future<Output = Result<(), E>>,
     E: ObjectFailure,
@@ -118,7 +126,11 @@ where
     let deletions = trigger.deletions.len();
     let work_items = trigger.items.into_iter().map(|item| {
         let fut = work(item.object.clone());
-        async move { (item.item_id, item.object, fut.await) }.left_future()
+        async move {
+            let result = fut.await.map(|done| done.to_string());
+            (item.item_id, item.object, result)
+        }
+        .left_future()
     });
     let deletion_items = trigger.deletions.into_iter().map(|notice| {
         let (item_id, object) = (
@@ -134,15 +146,20 @@ where
             },
         );
         let fut = on_deletion(notice);
-        async move { (item_id, object, fut.await) }.right_future()
+        async move {
+            let result = fut.await.map(|()| "deletion notice handled".to_owned());
+            (item_id, object, result)
+        }
+        .right_future()
     });
-    let results: Vec<(Option<String>, ObjectRef, Result<(), Failed>)> =
+    let results: Vec<(Option<String>, ObjectRef, Result<String, Failed>)> =
         futures::stream::iter(work_items.chain(deletion_items))
             .map(|fut| async move {
                 let (item_id, object, result) = fut.await;
                 let result = result.map_err(|e| Failed {
                     text: e.to_string(),
                     permission_denied: e.permission_denied(),
+                    transient: e.transient(),
                 });
                 (item_id, object, result)
             })
@@ -153,7 +170,7 @@ where
     for (_, object, result) in &results {
         if let Err(e) = result {
             tracing::error!(bucket = %object.bucket, key = %object.key, error = %e.text,
-                permission_denied = e.permission_denied, "object failed");
+                permission_denied = e.permission_denied, transient = e.transient, "object failed");
         }
     }
 
@@ -178,20 +195,17 @@ where
             invocation_id,
             invocation_schema_version,
         } => {
+            // Batch Operations retries a temporary failure; a permanent one (a refusal, a
+            // missing or corrupt object) would only fail again.
             let results: Vec<Value> = results
-                .iter()
-                .map(|(id, _, r)| match r {
-                    Ok(()) => {
-                        json!({"taskId": id, "resultCode": "Succeeded", "resultString": "ok"})
-                    }
-                    // Batch Operations retries a temporary failure; a refused read would only
-                    // be refused again until the policy changes.
-                    Err(e) if e.permission_denied => {
-                        json!({"taskId": id, "resultCode": "PermanentFailure", "resultString": e.text})
-                    }
-                    Err(e) => {
-                        json!({"taskId": id, "resultCode": "TemporaryFailure", "resultString": e.text})
-                    }
+                .into_iter()
+                .map(|(id, _, r)| {
+                    let task = match r {
+                        Ok(summary) => TaskResult::succeeded(summary),
+                        Err(e) => TaskResult::from_failure(e.transient, e.text),
+                    };
+                    json!({"taskId": id, "resultCode": task.code.as_str(),
+                        "resultString": task.text})
                 })
                 .collect();
             Ok(json!({
@@ -254,14 +268,14 @@ mod tests {
         }
     }
 
-    async fn fail_on_bad(o: ObjectRef) -> Result<(), String> {
+    async fn fail_on_bad(o: ObjectRef) -> Result<String, String> {
         if o.key.contains("denied") {
             return Err(format!("{} refused", o.key));
         }
         if o.key.contains("bad") {
             Err(format!("{} broke", o.key))
         } else {
-            Ok(())
+            Ok(format!("read {}", o.key))
         }
     }
 
@@ -354,21 +368,21 @@ mod tests {
         );
         let v = run_items(t, 1, fail_on_bad).await.unwrap();
         assert_eq!(v["invocationId"], "inv");
-        assert_eq!(v["results"].as_array().unwrap().len(), 2);
-        let codes: Vec<&str> = v["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["resultCode"].as_str().unwrap())
-            .collect();
-        assert!(codes.contains(&"Succeeded") && codes.contains(&"TemporaryFailure"));
+        assert_eq!(
+            v["results"],
+            json!([
+                {"taskId": "t1", "resultCode": "Succeeded", "resultString": "read good"},
+                // A plain string is an unclassified failure: retried, so nothing is lost.
+                {"taskId": "t2", "resultCode": "TemporaryFailure", "resultString": "bad broke"},
+            ])
+        );
     }
 
     #[tokio::test]
     async fn test_event_is_acknowledged_without_work() {
         let t = trigger(TriggerSource::TestEvent, vec![]);
         let v = run_items(t, 1, |_o: ObjectRef| async {
-            Err::<(), _>(String::from("must not run"))
+            Err::<String, _>(String::from("must not run"))
         })
         .await
         .unwrap();
@@ -391,11 +405,11 @@ mod tests {
         }
     }
 
-    async fn refuse_denied(o: ObjectRef) -> Result<(), Refused> {
+    async fn refuse_denied(o: ObjectRef) -> Result<&'static str, Refused> {
         if o.key.contains("denied") {
             Err(Refused(o.key))
         } else {
-            Ok(())
+            Ok("done")
         }
     }
 
@@ -436,5 +450,102 @@ mod tests {
             InvocationError::from(err).error_type(),
             "trailwatch.ObjectsFailed"
         );
+    }
+
+    /// Failures of each class a function reports, classified as their types do.
+    #[derive(Debug)]
+    enum Classified {
+        Missing,
+        Corrupt,
+        Refused,
+        Throttled,
+        LeasedElsewhere,
+        Huge,
+    }
+
+    impl std::fmt::Display for Classified {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Classified::Huge => f.write_str(&"x".repeat(5000)),
+                other => write!(f, "{other:?}"),
+            }
+        }
+    }
+
+    impl ObjectFailure for Classified {
+        fn permission_denied(&self) -> bool {
+            matches!(self, Classified::Refused)
+        }
+        fn transient(&self) -> bool {
+            matches!(self, Classified::Throttled | Classified::LeasedElsewhere)
+        }
+    }
+
+    #[tokio::test]
+    async fn each_failure_class_gets_its_batch_result_code_and_text() {
+        let keys = [
+            "ok",
+            "missing",
+            "corrupt",
+            "refused",
+            "throttled",
+            "leased",
+            "huge",
+            "skip",
+        ];
+        let t = trigger(
+            TriggerSource::S3Batch {
+                invocation_id: "inv".into(),
+                invocation_schema_version: "2.0".into(),
+            },
+            keys.iter().map(|k| item(k, Some(k))).collect(),
+        );
+        let v = run_items(t, 3, |o: ObjectRef| async move {
+            match o.key.as_str() {
+                "ok" => Ok("forwarded 2 of 2 records to s (0 filtered, 0 rejected)".to_owned()),
+                "skip" => Ok("skipped: digest file".to_owned()),
+                "missing" => Err(Classified::Missing),
+                "corrupt" => Err(Classified::Corrupt),
+                "refused" => Err(Classified::Refused),
+                "throttled" => Err(Classified::Throttled),
+                "leased" => Err(Classified::LeasedElsewhere),
+                _ => Err(Classified::Huge),
+            }
+        })
+        .await
+        .unwrap();
+        let results = v["results"].as_array().unwrap();
+        let by_task = |task: &str| {
+            results
+                .iter()
+                .find(|r| r["taskId"] == task)
+                .unwrap_or_else(|| panic!("no result for {task}: {v}"))
+        };
+        for (task, code) in [
+            ("ok", "Succeeded"),
+            ("skip", "Succeeded"),
+            ("missing", "PermanentFailure"),
+            ("corrupt", "PermanentFailure"),
+            ("refused", "PermanentFailure"),
+            ("throttled", "TemporaryFailure"),
+            ("leased", "TemporaryFailure"),
+            ("huge", "PermanentFailure"),
+        ] {
+            assert_eq!(by_task(task)["resultCode"], code, "{task}: {v}");
+        }
+        assert_eq!(results.len(), keys.len(), "one result per task");
+        assert_eq!(
+            by_task("ok")["resultString"],
+            "forwarded 2 of 2 records to s (0 filtered, 0 rejected)"
+        );
+        assert_eq!(by_task("missing")["resultString"], "Missing");
+        let huge = by_task("huge")["resultString"].as_str().unwrap();
+        assert!(
+            huge.len() <= crate::task_result::MAX_RESULT_STRING_BYTES && huge.ends_with('…'),
+            "{}",
+            huge.len()
+        );
+        assert_eq!(v["treatMissingKeysAs"], "PermanentFailure");
+        assert_eq!(v["invocationSchemaVersion"], "2.0");
     }
 }

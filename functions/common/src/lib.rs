@@ -16,6 +16,7 @@ pub mod sdk;
 pub mod security_hub;
 pub mod sns;
 pub mod state;
+pub mod task_result;
 
 pub use logging::init_tracing;
 pub use sdk::{load_sdk_config, s3_client};

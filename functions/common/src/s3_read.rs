@@ -194,6 +194,16 @@ impl crate::failure::ObjectFailure for FetchError {
     fn permission_denied(&self) -> bool {
         matches!(self, FetchError::AccessDenied { .. })
     }
+
+    /// A missing object or version stays missing, a refusal stays refused until the policy
+    /// changes; `Other` (a missing bucket, refused credentials, anything unrecognised) is
+    /// retried, the conservative default.
+    fn transient(&self) -> bool {
+        !matches!(
+            self,
+            FetchError::NotFound { .. } | FetchError::AccessDenied { .. }
+        )
+    }
 }
 
 /// An object being read: its metadata and a body that has not been consumed yet.

@@ -121,7 +121,7 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher, T: StateStore>
             // digest is then verified as the event names it, other files get no other work.
             |object| async move {
                 self.check_overwrite(&object).await?;
-                self.process_object(&object).await.map(|_| ())
+                self.process_object(&object).await
             },
             // Deletions of CloudTrail files alert (crate::deletion).
             |notice| async move { self.process_deletion(&notice).await.map(|_| ()) },

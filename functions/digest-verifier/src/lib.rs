@@ -17,6 +17,7 @@ pub mod handler;
 pub mod overwrite;
 pub mod range_check;
 pub mod s3_folders;
+pub mod task_summary;
 
 pub use config::VerifierConfig;
 pub use deletion::DeletionOutcome;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use trailwatch_lambda_common::failure::ObjectFailure;
+use trailwatch_lambda_common::failure::{ObjectFailure, records_error_transient};
 use trailwatch_lambda_common::intake::run_items;
 use trailwatch_lambda_common::runtime::{invocation_deadline_ms, lease_until_ms};
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
@@ -71,6 +71,20 @@ impl ObjectFailure for ObjectError {
             ObjectError::InProgress { .. } => false,
         }
     }
+
+    /// A missing object and a corrupt or non-CloudTrail file are permanent; a lease held
+    /// elsewhere, running out of time and the unclassified rest are retried.
+    fn transient(&self) -> bool {
+        match self {
+            ObjectError::Fetch(e) => e.transient(),
+            ObjectError::Forward(ForwardError::Read { source, .. }) => {
+                records_error_transient(source)
+            }
+            ObjectError::Forward(ForwardError::Checkpoint { source, .. }) => source.transient(),
+            ObjectError::State(e) => e.transient(),
+            _ => !self.permission_denied(),
+        }
+    }
 }
 
 /// What happened to one object.
@@ -94,7 +108,7 @@ impl<L: LogSink, S: StateStore> Forwarder<L, S> {
     pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
         let trigger = decode(&payload)?;
         let response = run_items(trigger, self.config.max_concurrency, |object| async move {
-            self.process_object(&object).await.map(|_| ())
+            self.process_object(&object).await
         })
         .await?;
         Ok(response)

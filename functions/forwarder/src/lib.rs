@@ -8,6 +8,7 @@ pub mod handler;
 pub mod pipeline;
 pub mod sink;
 pub mod stream_name;
+pub mod task_summary;
 
 pub use config::ForwarderConfig;
 pub use handler::{Forwarder, ObjectOutcome};
