@@ -6,6 +6,7 @@
 //! drops, also when a test fails.
 
 pub mod alerts;
+pub mod batch_ops;
 pub mod chains;
 pub mod events;
 pub mod faults;
