@@ -80,8 +80,14 @@ pub struct LambdaWatch {
 impl LambdaWatch {
     /// Starts the emulator and the binary `function_name` with `env` added to its environment.
     pub fn start(function_name: &str, env: &[(String, String)]) -> LambdaWatch {
+        Self::start_on(function_name, env, free_port())
+    }
+
+    /// [`start`](Self::start) with the emulator on `port`, chosen by the caller so that `env`
+    /// can point `AWS_LAMBDA_RUNTIME_API` at something in front of it (the fault suite puts a
+    /// proxy there that gives each invocation a real deadline, as Lambda does).
+    pub fn start_on(function_name: &str, env: &[(String, String)], port: u16) -> LambdaWatch {
         require_tool("cargo-lambda", CARGO_LAMBDA_INSTALL);
-        let port = free_port();
         let watch = Command::new("cargo")
             .args([
                 "lambda",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use trailwatch_e2e::LambdaWatch;
-use trailwatch_e2e::faults::{Exchange, Fault, Occurrence, Rule};
+use trailwatch_e2e::faults::{Exchange, Fault, FaultProxy, Occurrence, Rule};
 
 /// Stands in for the function's Lambda timeout (300 s / 900 s in template.yaml): longer than the
 /// SDK's worst retry backoff (1 + 2 + 4 + 8 s for 5 attempts), so only a stall reaches it.
@@ -14,6 +14,10 @@ pub(crate) const INVOCATION_TIMEOUT: Duration = Duration::from_secs(20);
 /// A stalled answer: the SDK sets no operation or attempt timeout, so a stall lasts until the
 /// invocation times out.
 pub(crate) const STALL: Duration = Duration::from_secs(600);
+/// Lambda retries a timed-out asynchronous invocation a minute or more after its deadline; the
+/// deadline the runtime proxy sets starts a little after the harness's clock, so the retry waits
+/// this long (scaled down) to come after it, as in AWS.
+pub(crate) const RETRY_AFTER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Deliveries of one event: the first, Lambda's two asynchronous retries, one redrive.
 pub(crate) const MAX_DELIVERIES: usize = 4;
 
@@ -79,7 +83,7 @@ impl Delivery {
 pub(crate) fn deliver(function: &str, env: &[(String, String)], event: &Value) -> Delivery {
     let mut attempts = Vec::new();
     let mut stdout = String::new();
-    let mut watch = LambdaWatch::start(function, env);
+    let mut watch = Environment::start(function, env);
     while attempts.len() < MAX_DELIVERIES {
         match watch.invoke_within(event, INVOCATION_TIMEOUT) {
             Some(Ok(v)) => {
@@ -90,12 +94,47 @@ pub(crate) fn deliver(function: &str, env: &[(String, String)], event: &Value) -
             None => {
                 attempts.push(Attempt::TimedOut);
                 stdout.push_str(&watch.stop_and_collect_stdout());
-                watch = LambdaWatch::start(function, env);
+                std::thread::sleep(RETRY_AFTER_TIMEOUT);
+                watch = Environment::start(function, env);
             }
         }
     }
     stdout.push_str(&watch.stop_and_collect_stdout());
     Delivery { attempts, stdout }
+}
+
+/// A Lambda execution environment: the emulator and the function, with a runtime-API proxy
+/// between them that gives each invocation a real deadline ([`INVOCATION_TIMEOUT`] from its
+/// start), as Lambda does. The state table's lease is that deadline, so a retry after a timeout
+/// can take over the object, as it does in AWS (where the retry comes a minute or more later).
+struct Environment {
+    watch: LambdaWatch,
+    _runtime_front: FaultProxy,
+}
+
+impl Environment {
+    fn start(function: &str, env: &[(String, String)]) -> Environment {
+        let port = trailwatch_e2e::free_port();
+        let front = FaultProxy::start(&format!("http://127.0.0.1:{port}"));
+        front.set_invocation_timeout(INVOCATION_TIMEOUT);
+        let mut env = env.to_vec();
+        env.push((
+            "AWS_LAMBDA_RUNTIME_API".into(),
+            format!("{}/.rt/{function}", front.endpoint()),
+        ));
+        Environment {
+            watch: LambdaWatch::start_on(function, &env, port),
+            _runtime_front: front,
+        }
+    }
+
+    fn invoke_within(&self, event: &Value, deadline: Duration) -> Option<Result<Value, String>> {
+        self.watch.invoke_within(event, deadline)
+    }
+
+    fn stop_and_collect_stdout(self) -> String {
+        self.watch.stop_and_collect_stdout()
+    }
 }
 
 /// Delivers `event` `times` times, each to a fresh environment (a duplicate delivery landing on
@@ -109,7 +148,7 @@ pub(crate) fn deliver_fresh(
     let mut attempts = Vec::new();
     let mut stdout = String::new();
     for _ in 0..times {
-        let watch = LambdaWatch::start(function, env);
+        let watch = Environment::start(function, env);
         attempts.push(match watch.invoke_within(event, INVOCATION_TIMEOUT) {
             Some(Ok(v)) => Attempt::Ok(v),
             Some(Err(e)) => Attempt::Failed(e),

@@ -30,6 +30,10 @@ pub struct FaultProxy {
 
 struct Shared {
     upstream: String,
+    /// When set, the proxy stands in front of a Lambda runtime API: each invocation handed out
+    /// (`GET …/runtime/invocation/next`) gets `Lambda-Runtime-Deadline-Ms` = now + this, an
+    /// absolute deadline as Lambda sends (the emulator sends its timeout, relative).
+    invocation_timeout: Mutex<Option<std::time::Duration>>,
     rules: Mutex<RuleSet>,
     stubs: Mutex<Vec<Stub>>,
     log: Mutex<Vec<Exchange>>,
@@ -66,6 +70,7 @@ impl FaultProxy {
         let port = listener.local_addr().expect("local addr").port();
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
+            invocation_timeout: Mutex::default(),
             rules: Mutex::default(),
             stubs: Mutex::default(),
             log: Mutex::default(),
@@ -104,6 +109,12 @@ impl FaultProxy {
     /// Environment for a function binary that should reach AWS through this proxy.
     pub fn env(&self) -> Vec<(String, String)> {
         crate::aws_env(&self.endpoint())
+    }
+
+    /// Makes this proxy a Lambda runtime API front that gives every invocation the deadline
+    /// now + `timeout` (see [`Shared::invocation_timeout`]).
+    pub fn set_invocation_timeout(&self, timeout: std::time::Duration) {
+        *lock(&self.shared.invocation_timeout) = Some(timeout);
     }
 
     /// Replaces the rules (occurrence counters start again from zero).
@@ -240,7 +251,8 @@ async fn forward(
         .uri
         .path_and_query()
         .map(|p| p.as_str())
-        .unwrap_or("/");
+        .unwrap_or("/")
+        .to_owned();
     let uri: hyper::Uri = format!("{}{path_and_query}", shared.upstream)
         .parse()
         .map_err(|e| Closed::Upstream(format!("{e}")))?;
@@ -251,13 +263,31 @@ async fn forward(
     let request = request
         .body(Full::new(body))
         .map_err(|e| Closed::Upstream(e.to_string()))?;
-    let response = shared
+    let next_invocation = parts_path_is_next(&path_and_query);
+    let mut response = shared
         .client
         .request(request)
         .await
         .map_err(|e| Closed::Upstream(e.to_string()))?;
+    let timeout = *lock(&shared.invocation_timeout);
+    if let (true, Some(timeout)) = (next_invocation, timeout) {
+        let deadline = std::time::SystemTime::now() + timeout;
+        let ms = deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis();
+        response.headers_mut().insert(
+            "lambda-runtime-deadline-ms",
+            ms.to_string().parse().expect("digits are a header value"),
+        );
+    }
     // Streamed through, never buffered whole: GetObject bodies can be large.
     Ok(response.map(|b| b.map_err(BoxError::from).boxed()))
+}
+
+/// The runtime API's long poll for the next invocation.
+fn parts_path_is_next(path_and_query: &str) -> bool {
+    path_and_query.ends_with("/runtime/invocation/next")
 }
 
 fn full(text: String) -> ProxyBody {
