@@ -3,6 +3,7 @@
 
 mod backfill_cmd;
 mod match_cmd;
+mod progress;
 mod redrive_cmd;
 mod scan_cmd;
 mod verify_cmd;

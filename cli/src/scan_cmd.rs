@@ -11,16 +11,20 @@ use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
+use futures::StreamExt;
 use trailwatch_shared::alert::AlertMessage;
-use trailwatch_shared::alert::insights::scan_insights_file;
+use trailwatch_shared::alert::insights::{InsightScan, scan_insights_file};
 use trailwatch_shared::alert::rule_alert::FileContext;
-use trailwatch_shared::alert::scan::{plan_alerts, scan_log_file};
+use trailwatch_shared::alert::scan::{FileScan, plan_alerts, scan_log_file};
 use trailwatch_shared::alert::window_alert::WindowBacktest;
 use trailwatch_shared::layout::{ObjectKind, classify};
 use trailwatch_shared::records::{ReaderLimits, RecordReader};
 use trailwatch_shared::rules::config::{LoadedRules, RuleSetSelection, load_rules, parse_rules};
+
+use crate::progress::Progress;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ScanArgs {
@@ -33,9 +37,14 @@ pub(crate) struct ScanArgs {
     /// Events shown per alert (the function's MAX_EVENTS_PER_ALERT).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(0..=100))]
     pub max_events: u16,
-    /// Print the machine-readable JSON (what SQS/Lambda/HTTPS subscribers get) after each alert.
+    /// Print the machine-readable JSON (what SQS/Lambda/HTTPS subscribers get) after each alert
+    /// (and draw no progress line).
     #[arg(long)]
     pub json: bool,
+    /// Files read and evaluated at once. The output is the same at any value: files are
+    /// accounted in input order (name order for folders, listing order for S3).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
     /// CloudTrail log or Insights files (gzip or plain JSON), folders (every *.json / *.json.gz
     /// below, e.g. a downloaded AWSLogs/ tree), or one s3://bucket/prefix.
     #[arg(required = true, value_name = "FILE|s3://bucket/prefix")]
@@ -52,6 +61,28 @@ struct Totals {
     unreadable: u64,
     /// Rules with a period: their windows, counted over the files in the order scanned.
     windows: WindowBacktest,
+}
+
+/// A file to scan.
+enum Source {
+    Local(String),
+    S3 { bucket: String, key: String },
+}
+
+/// One file's scan. Files are read and evaluated `--concurrency` at a time, then accounted
+/// (window counts, totals, output) one by one in input order, so the output and the window
+/// alerts are the same at any concurrency.
+enum Scanned {
+    Log {
+        file: FileContext,
+        scan: FileScan,
+    },
+    Insights {
+        file: FileContext,
+        scan: InsightScan,
+    },
+    /// An S3 object that is not a CloudTrail log or Insights file.
+    Skipped,
 }
 
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -72,29 +103,59 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<ExitCode> {
         let name = path.display().to_string();
         custom.push((name.clone(), parse_rules(&name, &text)?));
     }
-    let rules = load_rules(&selection, &custom)?;
+    let rules = Arc::new(load_rules(&selection, &custom)?);
     if rules.rules().is_empty() {
         eprintln!("note: no rules selected; only Insights files can raise alerts");
     }
     let mut totals = Totals::default();
     let mut out = std::io::stdout().lock();
+    let progress = Progress::on_stderr("files", args.json);
     let s3_inputs: Vec<&String> = args
         .inputs
         .iter()
         .filter(|i| i.starts_with("s3://"))
         .collect();
+    let scanner = Scanner {
+        rules: rules.clone(),
+        max_events: usize::from(args.max_events),
+        s3: None,
+    };
+    let concurrency = usize::from(args.concurrency);
     if !s3_inputs.is_empty() {
         if args.inputs.len() != 1 {
             bail!("give either local files or one s3://bucket/prefix, not both");
         }
-        scan_s3_prefix(s3_inputs[0], &rules, &args, &mut totals, &mut out).await?;
+        let (bucket, prefix) = split_s3_uri(s3_inputs[0])?;
+        let sdk = trailwatch_lambda_common::load_sdk_config().await;
+        let s3 = trailwatch_lambda_common::s3_client(&sdk);
+        let scanner = Scanner {
+            s3: Some(s3.clone()),
+            ..scanner
+        };
+        let sources = list_s3(s3, bucket, prefix, s3_inputs[0].clone(), &progress);
+        let scans = sources
+            .map(|source| {
+                let scanner = &scanner;
+                async move { scanner.scan(source?).await }
+            })
+            .buffered(concurrency);
+        account_all(scans, &rules, &args, &mut totals, &mut out, &progress).await?;
     } else {
+        let mut sources = Vec::new();
         for input in &args.inputs {
-            for path in local_files(Path::new(input))? {
-                scan_local(&path, &rules, &args, &mut totals, &mut out)?;
-            }
+            sources.extend(
+                local_files(Path::new(input))?
+                    .into_iter()
+                    .map(Source::Local),
+            );
         }
+        progress.set_total(sources.len() as u64);
+        let scans = futures::stream::iter(sources)
+            .map(|source| scanner.scan(source))
+            .buffered(concurrency);
+        account_all(scans, &rules, &args, &mut totals, &mut out, &progress).await?;
     }
+    progress.finish();
     eprintln!(
         "scanned {} file(s) ({} skipped, {} unreadable), {} record(s); {} alert(s) would be sent",
         totals.files, totals.skipped, totals.unreadable, totals.records, totals.alerts
@@ -106,13 +167,135 @@ async fn run_async(args: ScanArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn scan_local(
-    path: &str,
-    rules: &LoadedRules,
-    args: &ScanArgs,
-    totals: &mut Totals,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
+/// `s3://bucket/prefix` → (bucket, prefix); `s3://bucket` and `s3://bucket/` scan the whole
+/// bucket.
+fn split_s3_uri(uri: &str) -> anyhow::Result<(String, String)> {
+    let rest = uri.strip_prefix("s3://").unwrap_or(uri);
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        bail!("{uri}: no bucket (s3://bucket/prefix)");
+    }
+    Ok((bucket.to_owned(), prefix.to_owned()))
+}
+
+/// The objects under the prefix, page by page as the listing goes (a history of millions of
+/// objects is never held at once); each page adds to the progress total.
+fn list_s3<'a>(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+    uri: String,
+    progress: &'a Progress,
+) -> impl futures::Stream<Item = anyhow::Result<Source>> + 'a {
+    let pages = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    futures::stream::unfold(Some(pages), move |pages| {
+        let uri = uri.clone();
+        async move {
+            let mut pages = pages?;
+            match pages.next().await? {
+                Ok(page) => {
+                    let keys: Vec<String> = page
+                        .contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned))
+                        .collect();
+                    Some((Ok(keys), Some(pages)))
+                }
+                Err(e) => Some((
+                    Err(anyhow::Error::new(e).context(format!("listing {uri}"))),
+                    None,
+                )),
+            }
+        }
+    })
+    .map(move |page| match page {
+        Ok(keys) => {
+            progress.add_total(keys.len() as u64);
+            let bucket = bucket.clone();
+            futures::stream::iter(
+                keys.into_iter()
+                    .map(move |key| {
+                        Ok(Source::S3 {
+                            bucket: bucket.clone(),
+                            key,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .left_stream()
+        }
+        Err(e) => futures::stream::iter([Err(e)]).right_stream(),
+    })
+    .flatten()
+}
+
+/// What reading and evaluating one file needs (shared by the concurrent scans).
+struct Scanner {
+    rules: Arc<LoadedRules>,
+    max_events: usize,
+    s3: Option<aws_sdk_s3::Client>,
+}
+
+impl Scanner {
+    async fn scan(&self, source: Source) -> anyhow::Result<Scanned> {
+        let (rules, max_events) = (self.rules.clone(), self.max_events);
+        match source {
+            Source::Local(path) => {
+                tokio::task::spawn_blocking(move || scan_local(&path, &rules, max_events))
+                    .await
+                    .context("scan task failed")?
+            }
+            Source::S3 { bucket, key } => {
+                let s3 = self.s3.as_ref().context("no S3 client")?;
+                let (location, insights) = match classify(&key) {
+                    ObjectKind::LogFile(f) => (f.location, false),
+                    ObjectKind::InsightFile(f) => (f.location, true),
+                    _ => return Ok(Scanned::Skipped),
+                };
+                let object = trailwatch_shared::trigger::ObjectRef {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    size: None,
+                    version_id: None,
+                    requester: None,
+                    source_ip: None,
+                    etag: None,
+                };
+                let body = trailwatch_lambda_common::s3_read::open_object(s3, &object)
+                    .await
+                    .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+                // Created on the runtime (it captures the handle), read on a blocking thread:
+                // the reader bridges to the async download.
+                let body = body.into_blocking_reader();
+                let file = FileContext {
+                    bucket,
+                    key,
+                    account: location.account,
+                    region: location.region,
+                };
+                tokio::task::spawn_blocking(move || {
+                    let reader = RecordReader::open(body, ReaderLimits::default());
+                    if insights {
+                        let scan = scan_insights_file(reader, &file);
+                        Scanned::Insights { file, scan }
+                    } else {
+                        let scan = scan_log_file(reader, &rules, max_events);
+                        Scanned::Log { file, scan }
+                    }
+                })
+                .await
+                .context("scan task failed")
+            }
+        }
+    }
+}
+
+fn scan_local(path: &str, rules: &LoadedRules, max_events: usize) -> anyhow::Result<Scanned> {
     let open = || {
         File::open(path)
             .map(BufReader::new)
@@ -134,22 +317,14 @@ fn scan_local(
     } else if let Some((account, region)) = origin_from_file_name(path) {
         (file.account, file.region) = (account, region);
     }
-    totals.files += 1;
     if is_insight {
         let scan = scan_insights_file(RecordReader::open(open()?, ReaderLimits::default()), &file);
-        totals.records += scan.records_evaluated;
-        print_alerts(out, &file, scan.alerts.iter(), args.json, totals)?;
-        report_read_error(
-            path,
-            scan.read_error.as_ref().map(ToString::to_string),
-            totals,
-        );
-        return Ok(());
+        return Ok(Scanned::Insights { file, scan });
     }
     let scan = scan_log_file(
         RecordReader::open(open()?, ReaderLimits::default()),
         rules,
-        usize::from(args.max_events),
+        max_events,
     );
     if file.account.is_empty() {
         // Neither the key nor the name says whose file this is: use the first record.
@@ -158,106 +333,61 @@ fn scan_local(
             file.region = region.clone().unwrap_or_else(|| "unknown".into());
         }
     }
-    totals.records += scan.records_evaluated;
-    let planned = plan_alerts(&scan, rules, &file);
-    let window_alerts = totals.windows.add_file(&scan, rules, &file);
-    print_alerts(
-        out,
-        &file,
-        planned.iter().map(|p| &p.message).chain(&window_alerts),
-        args.json,
-        totals,
-    )?;
-    report_read_error(
-        path,
-        scan.read_error.as_ref().map(ToString::to_string),
-        totals,
-    );
-    Ok(())
+    Ok(Scanned::Log { file, scan })
 }
 
-async fn scan_s3_prefix(
-    uri: &str,
+/// Accounts every scan in input order: window counts, totals, alerts printed, read errors.
+async fn account_all(
+    scans: impl futures::Stream<Item = anyhow::Result<Scanned>>,
     rules: &LoadedRules,
     args: &ScanArgs,
     totals: &mut Totals,
     out: &mut impl Write,
+    progress: &Progress,
 ) -> anyhow::Result<()> {
-    // `s3://bucket` and `s3://bucket/` scan the whole bucket.
-    let rest = uri.strip_prefix("s3://").unwrap_or(uri);
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        bail!("{uri}: no bucket (s3://bucket/prefix)");
+    let mut scans = std::pin::pin!(scans);
+    while let Some(scanned) = scans.next().await {
+        account(scanned?, rules, args, totals, out, progress)?;
+        progress.inc(1);
     }
-    let sdk = trailwatch_lambda_common::load_sdk_config().await;
-    let s3 = trailwatch_lambda_common::s3_client(&sdk);
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.with_context(|| format!("listing {uri}"))?;
-        for obj in page.contents() {
-            let Some(key) = obj.key() else { continue };
-            let object = trailwatch_shared::trigger::ObjectRef {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                size: None,
-                version_id: None,
-                requester: None,
-                source_ip: None,
-                etag: None,
-            };
-            let location = match classify(key) {
-                ObjectKind::LogFile(f) => (f.location, false),
-                ObjectKind::InsightFile(f) => (f.location, true),
-                _ => {
-                    totals.skipped += 1;
-                    continue;
-                }
-            };
-            let file = FileContext {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                account: location.0.account,
-                region: location.0.region,
-            };
-            let body = trailwatch_lambda_common::s3_read::open_object(&s3, &object)
-                .await
-                .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-            let reader = RecordReader::open(body.into_blocking_reader(), ReaderLimits::default());
-            totals.files += 1;
-            let (messages, records, read_error) = if location.1 {
-                let scan = tokio::task::block_in_place(|| scan_insights_file(reader, &file));
-                (
-                    scan.alerts,
-                    scan.records_evaluated,
-                    scan.read_error.map(|e| e.to_string()),
-                )
-            } else {
-                // The reader bridges to the async download, so it must run off the runtime threads.
-                let scan = tokio::task::block_in_place(|| {
-                    scan_log_file(reader, rules, usize::from(args.max_events))
-                });
-                let planned = plan_alerts(&scan, rules, &file);
-                let window_alerts = totals.windows.add_file(&scan, rules, &file);
-                (
-                    planned
-                        .into_iter()
-                        .map(|p| p.message)
-                        .chain(window_alerts)
-                        .collect(),
-                    scan.records_evaluated,
-                    scan.read_error.map(|e| e.to_string()),
-                )
-            };
-            totals.records += records;
-            print_alerts(out, &file, messages.iter(), args.json, totals)?;
-            report_read_error(&file.uri(), read_error, totals);
+    Ok(())
+}
+
+fn account(
+    scanned: Scanned,
+    rules: &LoadedRules,
+    args: &ScanArgs,
+    totals: &mut Totals,
+    out: &mut impl Write,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let (file, messages, read_error) = match scanned {
+        Scanned::Skipped => {
+            totals.skipped += 1;
+            return Ok(());
         }
+        Scanned::Insights { file, scan } => {
+            totals.records += scan.records_evaluated;
+            (file, scan.alerts, scan.read_error.map(|e| e.to_string()))
+        }
+        Scanned::Log { file, scan } => {
+            totals.records += scan.records_evaluated;
+            let planned = plan_alerts(&scan, rules, &file);
+            let window_alerts = totals.windows.add_file(&scan, rules, &file);
+            let messages = planned
+                .into_iter()
+                .map(|p| p.message)
+                .chain(window_alerts)
+                .collect();
+            (file, messages, scan.read_error.map(|e| e.to_string()))
+        }
+    };
+    totals.files += 1;
+    if !messages.is_empty() || read_error.is_some() {
+        progress.clear();
     }
+    print_alerts(out, &file, messages.iter(), args.json, totals)?;
+    report_read_error(&file.uri(), read_error, totals);
     Ok(())
 }
 

@@ -15,7 +15,12 @@ use time::format_description::well_known::Rfc3339;
 use trailwatch_lambda_common::key_source::{CloudTrailKeySource, KeySource};
 use trailwatch_lambda_common::s3_store::S3DigestStore;
 use trailwatch_lambda_common::{load_sdk_config, s3_client};
-use trailwatch_shared::digest::{RangeRequest, Verdict, VerificationReport, verify_range};
+use trailwatch_shared::digest::{
+    DigestStore, ObjectVersion, RangeRequest, StoreError, StoredObject, Verdict,
+    VerificationReport, verify_range,
+};
+
+use crate::progress::Progress;
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
@@ -46,10 +51,11 @@ pub(crate) struct VerifyArgs {
     /// A `ListPublicKeys` response body (JSON) used instead of calling CloudTrail.
     #[arg(long = "public-keys")]
     pub public_keys: Option<PathBuf>,
-    /// Objects fetched and hashed at once.
+    /// Objects fetched and hashed at once. The report is the same at any value (findings are
+    /// sorted).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// One JSON object on stdout instead of human-readable lines.
+    /// One JSON object on stdout instead of human-readable lines (and no progress line).
     #[arg(long)]
     pub json: bool,
 }
@@ -87,7 +93,10 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(verify(&args))?;
+    let progress = Progress::on_stderr("objects read", args.json);
+    let report = runtime.block_on(verify(&args, &progress));
+    progress.finish();
+    let report = report?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -99,7 +108,7 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn verify(args: &VerifyArgs) -> anyhow::Result<VerificationReport> {
+async fn verify(args: &VerifyArgs, progress: &Progress) -> anyhow::Result<VerificationReport> {
     let region_from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
@@ -115,7 +124,10 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<VerificationReport> {
             .map_err(|e| anyhow::anyhow!("--public-keys {e}"))?,
         None => KeySource::Api(Box::new(CloudTrailKeySource::new(sdk.clone()))),
     };
-    let store = S3DigestStore::new(s3_client(&sdk));
+    let store = Counted {
+        inner: S3DigestStore::new(s3_client(&sdk)),
+        progress,
+    };
     let request = RangeRequest {
         bucket: args.bucket.clone(),
         prefix: args
@@ -132,6 +144,49 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<VerificationReport> {
         concurrency: usize::from(args.concurrency),
     };
     Ok(verify_range(&store, &keys, &request).await?)
+}
+
+/// A store that counts the objects verification has read, for the progress line. Verification
+/// learns how many logs there are only from the digests it reads, so the line is a count, not a
+/// share of a total.
+struct Counted<'a, S> {
+    inner: S,
+    progress: &'a Progress,
+}
+
+impl<S: DigestStore> DigestStore for Counted<'_, S> {
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<StoredObject, StoreError> {
+        let result = self.inner.get_object(bucket, key, version_id).await;
+        self.progress.inc(1);
+        result
+    }
+
+    async fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_keys(bucket, prefix).await
+    }
+
+    async fn read_object<T, F>(&self, bucket: &str, key: &str, consume: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn std::io::Read) -> T + Send + 'static,
+    {
+        let result = self.inner.read_object(bucket, key, consume).await;
+        self.progress.inc(1);
+        result
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<ObjectVersion>, StoreError> {
+        self.inner.list_versions(bucket, key).await
+    }
 }
 
 fn print_human(args: &VerifyArgs, report: &VerificationReport) {
