@@ -7,9 +7,11 @@
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
+use trailwatch_e2e::alerts::topic_with_queue;
+use trailwatch_e2e::batch_ops::RecordedJob;
 use trailwatch_e2e::batch_ops::{BatchOps, ManifestSource, parse_create_job};
-use trailwatch_e2e::chains::variant;
-use trailwatch_e2e::{Moto, function_binary, upload_objects};
+use trailwatch_e2e::chains::{public_keys_file, variant};
+use trailwatch_e2e::{LambdaWatch, Moto, function_binary, upload_objects};
 use trailwatch_shared::digest::testkit::VariantCase;
 
 const ACCOUNT: &str = "123456789012";
@@ -541,4 +543,210 @@ fn cut(xml: &str, open: &str, close: &str) -> String {
     let a = xml.find(open).unwrap_or_else(|| panic!("{open} in {xml}"));
     let b = xml[a..].find(close).unwrap() + a + close.len();
     format!("{}{}", &xml[..a], &xml[b..])
+}
+
+/// A well-formed key of the same kind as the first one that S3 does not hold (a file named in a
+/// manifest and deleted since).
+fn missing_sibling(keys: &[String]) -> String {
+    let first = &keys[0];
+    let stem = first.strip_suffix(".json.gz").expect("a .json.gz key");
+    // A digest name ends in its delivery time (`…T081209Z`): change the seconds' last digit.
+    let at = if stem.ends_with('Z') {
+        stem.len() - 2
+    } else {
+        stem.len() - 1
+    };
+    let c = stem.as_bytes()[at];
+    let other = if c.is_ascii_digit() {
+        char::from(b'0' + (c - b'0' + 1) % 10)
+    } else if c == b'Z' {
+        'Y'
+    } else {
+        'Z'
+    };
+    let gone = format!("{}{other}{}.json.gz", &stem[..at], &stem[at + 1..]);
+    assert!(!keys.contains(&gone));
+    gone
+}
+
+/// The keys a job would run over: a listed job's CSV rows, or what the generator would list (its
+/// one prefix; no creation-time trim is asked for here, which the test checks).
+async fn job_keys(s3: &aws_sdk_s3::Client, job: &RecordedJob) -> (String, Vec<String>) {
+    match &job.request.manifest {
+        ManifestSource::Csv { object_arn, .. } => {
+            let (rows, _) = manifest_rows(s3, object_arn).await;
+            let bucket = rows[0].0.clone();
+            (bucket, rows.into_iter().map(|(_, k)| k).collect())
+        }
+        ManifestSource::Generator {
+            source_bucket,
+            match_any_prefix,
+            created_after,
+            created_before,
+            ..
+        } => {
+            assert!(created_after.is_none() && created_before.is_none());
+            let bucket = source_bucket
+                .strip_prefix("arn:aws:s3:::")
+                .unwrap()
+                .to_owned();
+            let keys = keys_under(s3, &bucket, &match_any_prefix[0]).await;
+            (bucket, keys)
+        }
+    }
+}
+
+/// The schema 2.0 invocations the job makes: its user arguments, `tasks_per_invocation` tasks
+/// each (Batch Operations sends one today; the functions take several), keys URL-encoded.
+fn invocations(
+    job: &RecordedJob,
+    bucket: &str,
+    keys: &[String],
+    tasks_per_invocation: usize,
+) -> Vec<Value> {
+    keys.chunks(tasks_per_invocation)
+        .enumerate()
+        .map(|(n, chunk)| {
+            let tasks: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, key)| {
+                    json!({"taskId": format!("t{n}-{i}"), "s3Bucket": bucket,
+                        "s3Key": url_encode(key), "s3VersionId": null})
+                })
+                .collect();
+            json!({
+                "invocationSchemaVersion": job.request.invocation_schema_version,
+                "invocationId": format!("inv-{n}"),
+                "job": {"id": job.job_id, "userArguments": job.request.user_arguments},
+                "tasks": tasks,
+            })
+        })
+        .collect()
+}
+
+fn url_encode(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Runs every invocation and returns (key, resultCode, resultString) per task.
+fn run_tasks(watch: &LambdaWatch, invocations: &[Value]) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for inv in invocations {
+        let response = watch
+            .invoke(inv)
+            .expect("a batch invocation is answered, not failed");
+        assert_eq!(response["invocationId"], inv["invocationId"], "{response}");
+        assert_eq!(response["invocationSchemaVersion"], "2.0", "{response}");
+        let results = response["results"].as_array().expect("results");
+        let tasks = inv["tasks"].as_array().unwrap();
+        assert_eq!(
+            results.len(),
+            tasks.len(),
+            "one result per task: {response}"
+        );
+        for task in tasks {
+            let r = results
+                .iter()
+                .find(|r| r["taskId"] == task["taskId"])
+                .unwrap_or_else(|| panic!("no result for {}: {response}", task["taskId"]));
+            out.push((
+                task["s3Key"].as_str().unwrap().to_owned(),
+                r["resultCode"].as_str().unwrap().to_owned(),
+                r["resultString"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_invocations_run_through_the_real_functions() {
+    let w = world().await;
+    let r = w.case.runs[0].request.clone();
+    let day = day_start(r.start);
+    let (topic_arn, _queue) = topic_with_queue(&w.moto.sdk_config().await).await;
+
+    // Alerter: a listed job over two days (every account and region).
+    let out = w.start("alerter", day - 86_400, day + 86_400, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = w.ops.jobs().pop().unwrap();
+    let (bucket, mut keys) = job_keys(&w.s3, &job).await;
+    let listed = keys.len();
+    assert!(listed > 0);
+    // A key the manifest names but S3 no longer holds (deleted after the listing).
+    let gone = missing_sibling(&keys);
+    keys.push(gone.clone());
+    let mut env = w.moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
+    let watch = LambdaWatch::start("alerter", &env);
+    let results = run_tasks(&watch, &invocations(&job, &bucket, &keys, 4));
+    drop(watch);
+    assert_eq!(results.len(), listed + 1, "every manifest row is a task");
+    for (key, code, text) in &results {
+        if *key == url_encode(&gone) {
+            assert_eq!(code, "PermanentFailure", "{key}: {text}");
+        } else {
+            assert_eq!(code, "Succeeded", "{key}: {text}");
+        }
+    }
+
+    // Digest verifier: the generator job of the chain's day (the prefix it would list).
+    let out = w.start(
+        "digest-verifier",
+        day,
+        day + 86_400,
+        &["--account-id", &r.account, "--region", &r.region],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = w.ops.jobs().pop().unwrap();
+    let (bucket, mut keys) = job_keys(&w.s3, &job).await;
+    let listed = keys.len();
+    assert!(
+        listed > 0 && keys.iter().all(|k| k.contains("/CloudTrail-Digest/")),
+        "{keys:?}"
+    );
+    let gone = missing_sibling(&keys);
+    keys.push(gone.clone());
+    let key_file = public_keys_file(&w.case, &r.region);
+    let mut env = w.moto.env();
+    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    env.push((
+        "PUBLIC_KEYS_FILE".into(),
+        key_file.path().to_string_lossy().into_owned(),
+    ));
+    let watch = LambdaWatch::start("digest-verifier", &env);
+    let results = run_tasks(&watch, &invocations(&job, &bucket, &keys, 3));
+    drop(watch);
+    assert_eq!(results.len(), listed + 1);
+    for (key, code, text) in &results {
+        if *key == url_encode(&gone) {
+            // A digest the manifest names and S3 lacks is not a failed task but the verifier's
+            // finding: verified, FAIL, alerted (the job must not retry evidence away).
+            assert_eq!(code, "Succeeded", "{key}: {text}");
+            assert!(
+                text.contains("FAIL") && text.contains("DIGEST_MISSING"),
+                "{key}: {text}"
+            );
+        } else {
+            assert_eq!(code, "Succeeded", "a clean chain's digest: {key}: {text}");
+            assert!(text.contains("verdict PASS"), "{key}: {text}");
+        }
+    }
+    eprintln!("digest-verifier task results: {results:#?}");
 }
