@@ -295,6 +295,7 @@ async fn verifier_tasks_report_verdicts_and_an_unreachable_topic_is_temporary() 
         .invoke(&batch_invocation(&bucket, &[tampered.as_str()]))
         .unwrap();
     let results = task_results(&response, 1);
+    eprintln!("task results with SNS unreachable: {results:#?}");
     assert_eq!(results[0].0, "TemporaryFailure", "{:?}", results[0]);
     drop(down);
 
