@@ -18,6 +18,7 @@
 //! - `evaluator`: a small IAM evaluator of identity-based policies.
 //! - `scan`: finds the SDK operations each function's code really calls.
 
+mod backfill;
 mod controls;
 mod deployments;
 mod evaluator;

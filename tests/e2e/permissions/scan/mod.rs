@@ -59,7 +59,7 @@ pub(crate) fn operations_by_function() -> Result<BTreeMap<Function, Operations>>
 }
 
 /// Method name -> [(sdk, Operation)] for the `aws-sdk-*` crates the given packages depend on.
-fn sdk_catalog(
+pub(crate) fn sdk_catalog(
     metadata: &Value,
     packages: &[&str],
 ) -> Result<BTreeMap<String, Vec<(String, String)>>> {
@@ -138,7 +138,7 @@ fn client_operations(text: &str) -> Vec<(String, String)> {
 }
 
 /// `.name()` calls with no arguments, with their line numbers, in code outside tests.
-fn fluent_calls(file: &Path) -> Result<Vec<(String, usize)>> {
+pub(crate) fn fluent_calls(file: &Path) -> Result<Vec<(String, usize)>> {
     let text = std::fs::read_to_string(file)?;
     let code = strip_test_items(&strip_comments_and_strings(&text));
     let bytes = code.as_bytes();
