@@ -217,22 +217,29 @@ async fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .flat_map(|root| plan::day_prefixes(root, first, last))
             .collect();
-        let keys = manifest::list_keys(&aws.s3, &args.bucket, &prefixes).await?;
-        anyhow::ensure!(
-            !keys.is_empty(),
-            "no objects under the {} prefix(es) of the range (first: {}): nothing to run",
-            prefixes.len(),
-            prefixes.first().map(String::as_str).unwrap_or("none")
-        );
+        // The token names the manifest: a repeated command finds the one it wrote and sends the
+        // same request (S3 then returns the job it created) without rewriting it under its job.
         let key = format!("{report_prefix}/manifests/{token}.csv");
-        let written = manifest::write(
-            &aws.s3,
-            &args.report_bucket,
-            &key,
-            manifest::csv(&args.bucket, &keys),
-            keys.len(),
-        )
-        .await?;
+        let written = match manifest::existing(&aws.s3, &args.report_bucket, &key).await? {
+            Some(earlier) => earlier,
+            None => {
+                let keys = manifest::list_keys(&aws.s3, &args.bucket, &prefixes).await?;
+                anyhow::ensure!(
+                    !keys.is_empty(),
+                    "no objects under the {} prefix(es) of the range (first: {}): nothing to run",
+                    prefixes.len(),
+                    prefixes.first().map(String::as_str).unwrap_or("none")
+                );
+                manifest::write(
+                    &aws.s3,
+                    &args.report_bucket,
+                    &key,
+                    manifest::csv(&args.bucket, &keys),
+                    keys.len(),
+                )
+                .await?
+            }
+        };
         (ObjectSource::Listed(written), prefixes)
     };
     let user_argument = json!({

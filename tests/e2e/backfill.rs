@@ -322,12 +322,34 @@ async fn a_multi_day_range_is_a_listed_csv_manifest_named_by_etag() {
     assert!(rows.iter().all(|(b, _)| b == &r.bucket));
     assert_eq!(doc["manifest"]["objects"], expected.len());
 
+    // The same command again: the manifest it wrote is reused, not listed and rewritten (a job
+    // reading it by ETag would fail), so the request is the same and so is the job — even after
+    // a new object arrived in the range.
+    let late = format!("{root}{}{}_late.json.gz", day_folder(day), r.account);
+    w.s3.put_object()
+        .bucket(&r.bucket)
+        .key(&late)
+        .body(b"late".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let again = json_of(&w.start("alerter", day - 86_400, day + 86_400, &[]));
+    assert_eq!(again["jobId"], doc["jobId"]);
+    assert_eq!(again["manifest"]["etag"], doc["manifest"]["etag"]);
+    assert_eq!(w.ops.jobs().len(), 1);
+    let (rows_again, etag_again) = manifest_rows(&w.s3, object_arn).await;
+    assert_eq!((rows_again.len(), &etag_again), (rows.len(), etag));
+    // Negative control: another range lists again and sees the new object.
+    let wider = json_of(&w.start("alerter", day - 2 * 86_400, day + 86_400, &[]));
+    assert_ne!(wider["jobId"], doc["jobId"]);
+    assert_eq!(wider["manifest"]["objects"], expected.len() + 1);
+
     // A range with no objects starts no job (a job over nothing would fail to read its
     // manifest): a clear error, no CreateJob.
     let empty = w.start("alerter", day + 40 * 86_400, day + 41 * 86_400, &[]);
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("no objects"));
-    assert_eq!(w.ops.create_requests(), 1);
+    assert_eq!(w.ops.create_requests(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

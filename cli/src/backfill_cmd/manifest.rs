@@ -20,7 +20,15 @@ pub(crate) enum ManifestError {
         key: String,
         detail: String,
     },
-    #[error("S3 answered the manifest upload without an ETag")]
+    #[error(
+        "reading the manifest s3://{bucket}/{key} (s3:GetObject, and s3:ListBucket on its bucket so that a missing one reads as missing): {detail}"
+    )]
+    Read {
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+    #[error("S3 answered without the manifest's ETag")]
     NoEtag,
 }
 
@@ -120,6 +128,48 @@ pub(crate) fn url_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// The manifest an earlier run of the same command wrote, if any. A repeated command must send
+/// the same CreateJob request, and must not overwrite a manifest its job may be reading: the job
+/// names it by ETag and fails on another one (new objects in the range since the first run would
+/// change it).
+pub(crate) async fn existing(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<WrittenManifest>, ManifestError> {
+    let read_error = |detail: String| ManifestError::Read {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        detail,
+    };
+    let out = match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => {
+            return Err(read_error(
+                aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            ));
+        }
+    };
+    let etag = out.e_tag().ok_or(ManifestError::NoEtag)?.to_owned();
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| read_error(e.to_string()))?
+        .into_bytes();
+    let objects = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    Ok(Some(WrittenManifest {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        etag,
+        objects,
+    }))
 }
 
 /// Writes the manifest and returns its ETag (quotes kept: CreateJob takes the ETag as S3 gave it).
