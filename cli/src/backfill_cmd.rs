@@ -346,12 +346,23 @@ async fn region_roots(
 ) -> anyhow::Result<Vec<String>> {
     let accounts = match &args.account_id {
         Some(a) => vec![a.clone()],
-        None => manifest::child_folders(s3, &args.bucket, &layout.logs_root())
-            .await?
-            .into_iter()
-            // Organization folders (o-…) need --organization-id; account folders are 12 digits.
-            .filter(|name| name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit()))
-            .collect(),
+        None => {
+            let children = manifest::child_folders(s3, &args.bucket, &layout.logs_root()).await?;
+            let (accounts, others): (Vec<String>, Vec<String>) = children
+                .into_iter()
+                .partition(|name| name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit()));
+            // An organization trail writes AWSLogs/o-…/ACCOUNT/: its folders are not accounts.
+            if let Some(org) = others.iter().find(|n| n.starts_with("o-")) {
+                anyhow::ensure!(
+                    !accounts.is_empty() || args.organization_id.is_some(),
+                    "s3://{}/{} holds an organization trail's folder {org}/: add \
+                     --organization-id {org}",
+                    args.bucket,
+                    layout.logs_root()
+                );
+            }
+            accounts
+        }
     };
     let mut roots = Vec::new();
     for account in accounts {

@@ -203,6 +203,58 @@ async fn a_one_day_range_uses_the_generator_and_a_repeat_returns_the_same_job() 
     assert_ne!(other["clientRequestToken"], first["clientRequestToken"]);
     assert_eq!(w.ops.jobs().len(), 2);
 
+    // --manifest generator over two days: the common folder, trimmed by creation time to the
+    // two days (midnight to midnight).
+    let forced = json_of(&w.start(
+        "digest-verifier",
+        day,
+        day + 2 * 86_400,
+        &[
+            "--account-id",
+            account,
+            "--region",
+            region,
+            "--manifest",
+            "generator",
+        ],
+    ));
+    let job = w
+        .ops
+        .jobs()
+        .into_iter()
+        .find(|j| j.job_id == forced["jobId"])
+        .unwrap();
+    let ManifestSource::Generator {
+        match_any_prefix,
+        created_after,
+        created_before,
+        ..
+    } = &job.request.manifest
+    else {
+        panic!("a generator: {:?}", job.request.manifest);
+    };
+    let common = format!(
+        "AWSLogs/{account}/CloudTrail-Digest/{region}/{}",
+        &day_folder(day)[..8]
+    );
+    assert_eq!(match_any_prefix, &[common]);
+    assert_eq!(created_after.as_deref(), Some(iso(day).as_str()));
+    assert_eq!(
+        created_before.as_deref(),
+        Some(iso(day + 2 * 86_400).as_str())
+    );
+    // Without an account and a region there is no single prefix: refused before any call.
+    let calls = w.ops.create_requests();
+    let refused = w.start(
+        "digest-verifier",
+        day,
+        day + 86_400,
+        &["--manifest", "generator"],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--account-id and --region"));
+    assert_eq!(w.ops.create_requests(), calls);
+
     // --confirm: the job runs without waiting.
     let confirmed = json_of(&w.start(
         "digest-verifier",
@@ -211,7 +263,13 @@ async fn a_one_day_range_uses_the_generator_and_a_repeat_returns_the_same_job() 
         &["--account-id", account, "--region", region, "--confirm"],
     ));
     assert_eq!(confirmed["confirmationRequired"], false);
-    assert!(!w.ops.jobs()[2].request.confirmation_required);
+    let job = w
+        .ops
+        .jobs()
+        .into_iter()
+        .find(|j| j.job_id == confirmed["jobId"])
+        .unwrap();
+    assert!(!job.request.confirmation_required);
 }
 
 /// Reads the CSV manifest a listed job names: (bucket, decoded key) rows.

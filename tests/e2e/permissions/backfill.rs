@@ -57,7 +57,8 @@ fn bindings(d: &Deployment) -> Bindings {
 
 /// The role's resolved properties in deployment `d`.
 fn role(d: &Deployment) -> Value {
-    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    // TRAILWATCH_TEMPLATE, like the functions' checks: a changed copy shows this test failing.
+    let text = std::fs::read_to_string(crate::template_path()).unwrap();
     let doc = parse_template(&text).unwrap();
     let b = bindings(d);
     let props = doc
