@@ -147,7 +147,10 @@ async fn clients() -> Clients {
 async fn start(args: StartArgs) -> anyhow::Result<ExitCode> {
     let (first, last) = plan::day_span(args.start_time, args.end_time)?;
     if args.function == TargetFunction::Forwarder {
-        plan::check_forwarder_window(args.start_time, OffsetDateTime::now_utc().unix_timestamp())?;
+        // The job covers whole day folders: its oldest file can be as old as the first
+        // day's midnight, not only the start time.
+        let oldest = plan::created_window(first, last).0;
+        plan::check_forwarder_window(oldest, OffsetDateTime::now_utc().unix_timestamp())?;
     }
     let report_prefix = args.report_prefix.trim_matches('/').to_owned();
     let layout = Layout {

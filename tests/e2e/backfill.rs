@@ -553,6 +553,23 @@ async fn a_forwarder_backfill_older_than_the_logs_window_is_refused() {
         "{stderr}"
     );
     assert_eq!(w.ops.create_requests(), 0, "refused before any call");
+    // The job runs over whole day folders: a start inside the window whose day began outside
+    // it is refused too (which of the two depends on the time of day the test runs at).
+    let start = now - (14 * 86_400 - 7 * 3_600);
+    let day_outside = now - day_start(start) > 14 * 86_400 - 6 * 3_600;
+    let edge = w.start(
+        "forwarder",
+        start,
+        start + 3_600,
+        &["--account-id", ACCOUNT, "--region", "us-east-1"],
+    );
+    assert_eq!(
+        edge.status.success(),
+        !day_outside,
+        "{}",
+        String::from_utf8_lossy(&edge.stderr)
+    );
+    let before = w.ops.jobs().len();
     // Negative control: yesterday is inside the window and starts a job.
     let day = day_start(now) - 86_400;
     let ok = w.start(
@@ -566,7 +583,7 @@ async fn a_forwarder_backfill_older_than_the_logs_window_is_refused() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    assert_eq!(w.ops.jobs().len(), 1);
+    assert_eq!(w.ops.jobs().len(), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
