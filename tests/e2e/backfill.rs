@@ -191,6 +191,53 @@ async fn a_one_day_range_uses_the_generator_and_a_repeat_returns_the_same_job() 
     assert_eq!(again["clientRequestToken"], first["clientRequestToken"]);
     assert_eq!(w.ops.create_requests(), 2);
     assert_eq!(w.ops.jobs().len(), 1);
+    // The same again without --json: the lines an operator reads.
+    let args = ["start", "--function", "digest-verifier", "--function-arn"];
+    let arn = function_arn("digest-verifier");
+    let (s, e) = (iso(day), iso(day + 86_400));
+    let text_out = w.run(
+        &[
+            &args[..],
+            &[
+                &arn,
+                "--role-arn",
+                ROLE,
+                "--account",
+                ACCOUNT,
+                "--bucket",
+                &r.bucket,
+                "--account-id",
+                account,
+                "--region",
+                region,
+                "--start-time",
+                &s,
+                "--end-time",
+                &e,
+                "--report-bucket",
+                REPORTS,
+                "--report-prefix",
+                "runs",
+            ],
+        ]
+        .concat(),
+    );
+    let text = String::from_utf8_lossy(&text_out.stdout);
+    eprintln!("start screen:\n{text}");
+    assert!(
+        text.contains(&format!("job {} created", job.job_id)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("s3://{}/{expected_prefix}", r.bucket)),
+        "{text}"
+    );
+    assert!(text.contains("waits for confirmation"), "{text}");
+    assert_eq!(
+        w.ops.jobs().len(),
+        1,
+        "the same request again: the same job"
+    );
 
     // Another range is another job, with another token.
     let other = json_of(&w.start(
