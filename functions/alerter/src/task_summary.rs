@@ -75,4 +75,41 @@ mod tests {
             "Insights file: 4 records, 0 insight alerts published (1 published by an earlier attempt)"
         );
     }
+
+    /// The alerter's failures as S3 Batch Operations gets them: `transient` means
+    /// `TemporaryFailure` (retried), otherwise `PermanentFailure`.
+    #[test]
+    fn failures_no_retry_can_fix_are_permanent_and_faults_are_retried() {
+        use crate::handler::ObjectError;
+        use trailwatch_lambda_common::failure::ObjectFailure;
+        use trailwatch_lambda_common::s3_read::FetchError;
+
+        let read = |transient| ObjectError::Read {
+            records: 9,
+            alerts: 1,
+            detail: "corrupt gzip data".into(),
+            transient,
+        };
+        let publish = |refused| ObjectError::Publish {
+            failed: 1,
+            total: 2,
+            detail: "d".into(),
+            refused,
+        };
+        let missing = ObjectError::Fetch(FetchError::NotFound {
+            bucket: "b".into(),
+            key: "k".into(),
+        });
+        for e in [missing, read(false), publish(true)] {
+            assert!(!e.transient(), "permanent: {e}");
+        }
+        for e in [
+            read(true),
+            publish(false),
+            ObjectError::InProgress { lease_until_ms: 1 },
+            ObjectError::Internal("join error".into()),
+        ] {
+            assert!(e.transient(), "transient: {e}");
+        }
+    }
 }

@@ -75,4 +75,76 @@ mod tests {
             "skipped: not a CloudTrail log file (digest file)"
         );
     }
+
+    /// The forwarder's failures as S3 Batch Operations gets them: `transient` means
+    /// `TemporaryFailure` (retried), otherwise `PermanentFailure`.
+    #[test]
+    fn failures_no_retry_can_fix_are_permanent_and_faults_are_retried() {
+        use crate::handler::ObjectError;
+        use crate::pipeline::ForwardError;
+        use crate::sink::SinkError;
+        use trailwatch_lambda_common::failure::ObjectFailure;
+        use trailwatch_lambda_common::s3_read::FetchError;
+        use trailwatch_lambda_common::state::StateError;
+        use trailwatch_shared::records::RecordsError;
+
+        let (bucket, key) = (String::from("b"), String::from("k"));
+        let read = |source| {
+            ObjectError::Forward(ForwardError::Read {
+                records_read: 3,
+                source,
+            })
+        };
+        let sink = |refused| {
+            ObjectError::Forward(ForwardError::Sink(SinkError {
+                operation: "PutLogEvents",
+                group: "g".into(),
+                stream: "s".into(),
+                detail: "d".into(),
+                refused,
+            }))
+        };
+        let permanent = [
+            ObjectError::Fetch(FetchError::NotFound {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            }),
+            read(RecordsError::Gzip("invalid deflate data".into())),
+            read(RecordsError::NotCloudTrail("no Records array".into())),
+            sink(true),
+            ObjectError::State(StateError::Refused {
+                operation: "UpdateItem",
+                detail: "AccessDeniedException".into(),
+            }),
+        ];
+        for e in &permanent {
+            assert!(!e.transient(), "permanent: {e}");
+        }
+        let transient = [
+            ObjectError::Fetch(FetchError::Transient {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                detail: "SlowDown".into(),
+            }),
+            read(RecordsError::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "body cut",
+            ))),
+            sink(false),
+            ObjectError::Forward(ForwardError::OutOfTime { records_done: 10 }),
+            ObjectError::InProgress {
+                bucket,
+                key,
+                lease_until_ms: 1,
+                until: "t".into(),
+            },
+            ObjectError::State(StateError::Unavailable {
+                operation: "UpdateItem",
+                detail: "503".into(),
+            }),
+        ];
+        for e in &transient {
+            assert!(e.transient(), "transient: {e}");
+        }
+    }
 }
