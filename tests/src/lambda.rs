@@ -33,16 +33,21 @@ pub fn function_binary(name: &str) -> PathBuf {
     let built = std::fs::metadata(&bin)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("function binary {} not found; {hint}", bin.display()));
-    // A binary older than its sources would test yesterday's code.
+    // A binary older than its sources would test yesterday's code. The sources are what cargo
+    // compiled it from (its dep-info file, `<bin>.d`), not every file of the source folders: a
+    // test-only file edited after the build does not make the binary stale.
     let root = workspace_root();
-    let newest = [
-        "shared/src",
-        "functions/common/src",
-        &format!("functions/{name}/src"),
-    ]
-    .iter()
-    .filter_map(|d| newest_mtime(&root.join(d)))
-    .max();
+    let sources = dep_info_sources(&bin, &root).unwrap_or_else(|| {
+        [
+            "shared/src",
+            "functions/common/src",
+            &format!("functions/{name}/src"),
+        ]
+        .iter()
+        .map(|d| root.join(d))
+        .collect()
+    });
+    let newest = sources.iter().filter_map(|p| newest_mtime(p)).max();
     if let Some(newest) = newest {
         assert!(
             built >= newest,
@@ -53,16 +58,30 @@ pub fn function_binary(name: &str) -> PathBuf {
     bin
 }
 
-fn newest_mtime(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+/// The workspace files cargo built `bin` from, read from its dep-info file (`bin.d`:
+/// `target: dep dep …`, spaces in paths escaped as `\ `); `None` when there is none.
+fn dep_info_sources(bin: &std::path::Path, root: &std::path::Path) -> Option<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(bin.with_extension("d")).ok()?;
+    let deps = text.lines().next()?.split_once(": ")?.1;
+    let paths: Vec<PathBuf> = deps
+        .replace("\\ ", "\u{0}")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
+        .filter(|p| p.starts_with(root))
+        .collect();
+    (!paths.is_empty()).then_some(paths)
+}
+
+/// The newest modification time of a file, or of any file under a directory.
+fn newest_mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
     let mut newest = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let t = if path.is_dir() {
-            newest_mtime(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok()
-        };
-        newest = newest.max(t);
+    for entry in std::fs::read_dir(path).ok()?.flatten() {
+        newest = newest.max(newest_mtime(&entry.path()));
     }
     newest
 }
