@@ -158,6 +158,38 @@ impl World {
             .unwrap_or_else(|e| panic!("{function}'s policies from template.yaml: {e:#}"))
     }
 
+    /// The function's policies as the template writes them, without the DynamoDB statement that
+    /// lets it claim a file or digest in the state table.
+    fn template_policies_without_state_table(
+        &self,
+        function: &str,
+        parameters: &[(&str, &str)],
+    ) -> Vec<Value> {
+        without_action(
+            &without_action(
+                &self.template_policies(function, parameters),
+                "dynamodb:UpdateItem",
+            ),
+            "dynamodb:GetItem",
+        )
+    }
+
+    /// Runs `function` with `env` on each of `events` in turn while moto enforces IAM (and
+    /// stops enforcing before returning); the invocations' results in order and the function's log.
+    fn run_enforced(
+        &self,
+        function: &str,
+        env: &[(String, String)],
+        events: &[Value],
+    ) -> (Vec<Result<Value, String>>, String) {
+        self.aws.enforce_iam(true);
+        let watch = LambdaWatch::start(function, env);
+        let results = events.iter().map(|event| watch.invoke(event)).collect();
+        let log = watch.stop_and_collect_stdout();
+        self.aws.enforce_iam(false);
+        (results, log)
+    }
+
     /// A role with `policies` (adapted to what moto evaluates), assumed.
     async fn role(&self, name: &str, policies: &[Value]) -> RoleCredentials {
         let moto_policies: Vec<Value> = policies.iter().map(for_moto).collect();
@@ -210,17 +242,24 @@ fn record_count(text: &str) -> usize {
         .len()
 }
 
+/// The error document of an invocation that failed for a missing permission; asserts it says so
+/// (`errorType`, which tells a missing permission from a fault).
+fn permission_denied_document(error: &str, log: &str) -> Value {
+    let document: Value = serde_json::from_str(error)
+        .unwrap_or_else(|e| panic!("the error document is JSON ({e}): {error}"));
+    assert_eq!(
+        document["errorType"], "trailwatch.PermissionDenied",
+        "{document}\n{log}"
+    );
+    document
+}
+
 /// Asserts a refused read is reported as a permission error that an operator can act on: the
 /// bucket, the key and the IAM action, in the invocation's error document (what Lambda keeps in
 /// the failure record as `responsePayload`, with `errorType` telling a missing permission from a
 /// fault) and in the function's log.
 fn assert_permission_error(error: &str, log: &str, bucket: &str, key: &str, action: &str) {
-    let document: Value = serde_json::from_str(error)
-        .unwrap_or_else(|e| panic!("the error document is JSON ({e}): {error}"));
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}"
-    );
+    let document = permission_denied_document(error, log);
     let expected = format!("permission denied: {action} on s3://{bucket}/{key}");
     let message = document["errorMessage"].as_str().unwrap_or_default();
     assert!(
@@ -257,16 +296,16 @@ async fn forwarder_forwards_every_record_with_the_templates_permissions() {
     let role = w
         .role("forwarder", &w.template_policies("ForwarderFunction", &[]))
         .await;
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start(
+    let (results, log) = w.run_enforced(
         "forwarder",
         &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
+        &[
+            events::eventbridge_object_version_created(&w.bucket, &versioned, &version),
+            events::s3_put(&w.bucket, &[&plain]),
+        ],
     );
-    let eventbridge = events::eventbridge_object_version_created(&w.bucket, &versioned, &version);
-    let response = watch.invoke(&eventbridge);
-    let notification = watch.invoke(&events::s3_put(&w.bucket, &[&plain]));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
+    let [response, notification]: [Result<Value, String>; 2] =
+        results.try_into().expect("two invocations");
 
     assert_eq!(
         response.as_ref().map(|r| r["status"].clone()),
@@ -302,17 +341,16 @@ async fn forwarder_without(bucket: &str, action: &str) -> DeniedRun {
     let version = w.put(&key, redated(ATTACK).as_bytes()).await;
     let policies = without_action(&w.template_policies("ForwarderFunction", &[]), action);
     let role = w.role("forwarder-without", &policies).await;
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start(
+    let (results, log) = w.run_enforced(
         "forwarder",
         &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
+        &[
+            events::eventbridge_object_version_created(&w.bucket, &key, &version),
+            events::s3_put(&w.bucket, &[&key]),
+        ],
     );
-    let versioned = watch.invoke(&events::eventbridge_object_version_created(
-        &w.bucket, &key, &version,
-    ));
-    let plain = watch.invoke(&events::s3_put(&w.bucket, &[&key]));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
+    let [versioned, plain]: [Result<Value, String>; 2] =
+        results.try_into().expect("two invocations");
     DeniedRun {
         w,
         key,
@@ -349,11 +387,7 @@ async fn forwarder_without_put_log_events_reports_the_missing_permission() {
     let run = forwarder_without("trail-forwarder-no-logs", "logs:PutLogEvents").await;
     let (key, log, result) = (run.key, run.log, run.versioned);
     let error = result.expect_err("a refused PutLogEvents fails the invocation");
-    let document: Value = serde_json::from_str(&error).unwrap();
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}"
-    );
+    let document = permission_denied_document(&error, &log);
     let message = document["errorMessage"].as_str().unwrap_or_default();
     assert!(
         message.contains(&key)
@@ -371,30 +405,19 @@ async fn forwarder_without_the_state_table_statement_fails_with_permission_denie
     let w = world("trail-forwarder-no-state").await;
     let key = format!("{PREFIX}{ATTACK}.gz");
     let version = w.put(&key, redated(ATTACK).as_bytes()).await;
-    let policies = without_action(
-        &without_action(
-            &w.template_policies("ForwarderFunction", &[]),
-            "dynamodb:UpdateItem",
-        ),
-        "dynamodb:GetItem",
-    );
+    let policies = w.template_policies_without_state_table("ForwarderFunction", &[]);
     let role = w.role("forwarder-no-state", &policies).await;
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start(
+    let (mut results, log) = w.run_enforced(
         "forwarder",
         &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
+        &[events::eventbridge_object_version_created(
+            &w.bucket, &key, &version,
+        )],
     );
-    let result = watch.invoke(&events::eventbridge_object_version_created(
-        &w.bucket, &key, &version,
-    ));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
-    let error = result.expect_err("a refused claim fails the invocation");
-    let document: Value = serde_json::from_str(&error).unwrap();
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}\n{log}"
-    );
+    let error = results
+        .remove(0)
+        .expect_err("a refused claim fails the invocation");
+    let document = permission_denied_document(&error, &log);
     assert!(
         document["errorMessage"]
             .as_str()
@@ -475,27 +498,19 @@ async fn alerter_without_the_state_table_statement_fails_with_permission_denied(
     let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
     let version = w.put(&key, &raw).await;
     let p = alerter_parameters();
-    let policies = without_action(
-        &without_action(
-            &w.template_policies("AlerterFunction", &params(&p)),
-            "dynamodb:UpdateItem",
-        ),
-        "dynamodb:GetItem",
-    );
+    let policies = w.template_policies_without_state_table("AlerterFunction", &params(&p));
     let role = w.role("alerter-no-state", &policies).await;
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start("alerter", &alerter_env(&w, &role));
-    let result = watch.invoke(&events::eventbridge_object_version_created(
-        &w.bucket, &key, &version,
-    ));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
-    let error = result.expect_err("a refused claim fails the invocation");
-    let document: Value = serde_json::from_str(&error).unwrap();
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}\n{log}"
+    let (mut results, log) = w.run_enforced(
+        "alerter",
+        &alerter_env(&w, &role),
+        &[events::eventbridge_object_version_created(
+            &w.bucket, &key, &version,
+        )],
     );
+    let error = results
+        .remove(0)
+        .expect_err("a refused claim fails the invocation");
+    let document = permission_denied_document(&error, &log);
     assert!(
         document["errorMessage"]
             .as_str()
@@ -572,15 +587,17 @@ async fn alerter_without_get_object_version_reports_the_missing_permission() {
         "s3:GetObjectVersion",
     );
     let role = w.role("alerter-no-version", &policies).await;
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start("alerter", &alerter_env(&w, &role));
-    let result = watch.invoke(&events::eventbridge_object_version_created(
-        &w.bucket, &key, &version,
-    ));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
+    let (mut results, log) = w.run_enforced(
+        "alerter",
+        &alerter_env(&w, &role),
+        &[events::eventbridge_object_version_created(
+            &w.bucket, &key, &version,
+        )],
+    );
 
-    let error = result.expect_err("a refused read fails the invocation");
+    let error = results
+        .remove(0)
+        .expect_err("a refused read fails the invocation");
     assert_permission_error(&error, &log, &w.bucket, &key, "s3:GetObjectVersion");
     assert!(
         w.sns.sent_notifications().is_empty(),
@@ -621,13 +638,14 @@ async fn alerter_security_hub_run() {
         let mut env = alerter_env(&w, &role);
         env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
         env.push(("SECURITY_HUB_PRODUCT_ARN".into(), product_arn.clone()));
-        w.aws.enforce_iam(true);
-        let watch = LambdaWatch::start("alerter", &env);
-        let result = watch.invoke(&events::eventbridge_object_version_created(
-            &w.bucket, &key, &version,
-        ));
-        let log = watch.stop_and_collect_stdout();
-        w.aws.enforce_iam(false);
+        let (mut results, log) = w.run_enforced(
+            "alerter",
+            &env,
+            &[events::eventbridge_object_version_created(
+                &w.bucket, &key, &version,
+            )],
+        );
+        let result = results.remove(0);
         let findings = hub
             .get_findings()
             .max_results(100)
@@ -647,11 +665,7 @@ async fn alerter_security_hub_run() {
             assert_eq!(findings, alerts, "one finding per alert");
         } else {
             let error = result.expect_err("a refused import fails the invocation");
-            let document: Value = serde_json::from_str(&error).unwrap();
-            assert_eq!(
-                document["errorType"], "trailwatch.PermissionDenied",
-                "{document}"
-            );
+            permission_denied_document(&error, &log);
             assert!(
                 error.contains("securityhub:BatchImportFindings"),
                 "the failure names the action: {error}"
@@ -703,16 +717,12 @@ async fn verify_all(
     role: &RoleCredentials,
     keys: &tempfile::NamedTempFile,
 ) -> (Vec<Result<Value, String>>, String) {
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start("digest-verifier", &verifier_env(w, role, keys));
-    let results = case
+    let events: Vec<Value> = case
         .stored_digests()
         .iter()
-        .map(|(bucket, key)| watch.invoke(&events::s3_put(bucket, &[key])))
+        .map(|(bucket, key)| events::s3_put(bucket, &[key]))
         .collect();
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
-    (results, log)
+    w.run_enforced("digest-verifier", &verifier_env(w, role, keys), &events)
 }
 
 fn verifier_env(
@@ -771,21 +781,21 @@ async fn digest_verifier_gives_verdicts_and_alerts_with_the_templates_permission
     for (bucket, key) in &digests {
         versions.push(version_of(&w, bucket, key).await);
     }
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
-    let mut results = Vec::new();
-    for (i, (bucket, key)) in digests.iter().enumerate() {
-        // Half the digests as EventBridge sends them for a versioned bucket, half as S3
-        // notifications without a version.
-        let event = if i % 2 == 0 {
-            events::eventbridge_object_version_created(bucket, key, &versions[i])
-        } else {
-            events::s3_put(bucket, &[key])
-        };
-        results.push(watch.invoke(&event));
-    }
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
+    // Half the digests as EventBridge sends them for a versioned bucket, half as S3
+    // notifications without a version.
+    let events: Vec<Value> = digests
+        .iter()
+        .enumerate()
+        .map(|(i, (bucket, key))| {
+            if i % 2 == 0 {
+                events::eventbridge_object_version_created(bucket, key, &versions[i])
+            } else {
+                events::s3_put(bucket, &[key])
+            }
+        })
+        .collect();
+    let (results, log) =
+        w.run_enforced("digest-verifier", &verifier_env(&w, &role, &keys), &events);
 
     for r in &results {
         assert_eq!(
@@ -824,28 +834,20 @@ async fn digest_verifier_gives_verdicts_and_alerts_with_the_templates_permission
 async fn digest_verifier_without_the_state_table_statement_fails_with_permission_denied() {
     let case = variant("clean");
     let (w, keys, _) = verifier_world(&case, None, &[]).await;
-    let policies = without_action(
-        &without_action(
-            &w.template_policies("DigestVerifierFunction", &[]),
-            "dynamodb:UpdateItem",
-        ),
-        "dynamodb:GetItem",
-    );
+    let policies = w.template_policies_without_state_table("DigestVerifierFunction", &[]);
     let role = w.role("digest-verifier-no-state", &policies).await;
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
-    let result = watch.invoke(&events::s3_put(bucket, &[key]));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
-
-    let error = result.expect_err("a refused claim fails the invocation");
-    let document: Value = serde_json::from_str(&error).unwrap();
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}\n{log}"
+    let (mut results, log) = w.run_enforced(
+        "digest-verifier",
+        &verifier_env(&w, &role, &keys),
+        &[events::s3_put(bucket, &[key])],
     );
+
+    let error = results
+        .remove(0)
+        .expect_err("a refused claim fails the invocation");
+    permission_denied_document(&error, &log);
     assert!(error.contains("state table refused"), "{error}");
     assert!(
         verdicts(&log).is_empty(),
@@ -864,18 +866,16 @@ async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
     let (w, keys, role) = verifier_world(&case, Some("s3:GetObject"), &[]).await;
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
-    let result = watch.invoke(&events::s3_put(bucket, &[key]));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
-
-    let error = result.expect_err("an unreadable digest fails the invocation");
-    let document: Value = serde_json::from_str(&error).unwrap();
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}"
+    let (mut results, log) = w.run_enforced(
+        "digest-verifier",
+        &verifier_env(&w, &role, &keys),
+        &[events::s3_put(bucket, &[key])],
     );
+
+    let error = results
+        .remove(0)
+        .expect_err("an unreadable digest fails the invocation");
+    permission_denied_document(&error, &log);
     assert!(
         error.contains(key)
             && error.contains("s3:GetObject ")
@@ -900,20 +900,18 @@ async fn digest_verifier_without_get_object_version_reports_an_error_not_tamperi
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
     let version = version_of(&w, bucket, key).await;
-    w.aws.enforce_iam(true);
-    let watch = LambdaWatch::start("digest-verifier", &verifier_env(&w, &role, &keys));
-    let result = watch.invoke(&events::eventbridge_object_version_created(
-        bucket, key, &version,
-    ));
-    let log = watch.stop_and_collect_stdout();
-    w.aws.enforce_iam(false);
-
-    let error = result.expect_err("a digest whose version cannot be read fails the invocation");
-    let document: Value = serde_json::from_str(&error).unwrap();
-    assert_eq!(
-        document["errorType"], "trailwatch.PermissionDenied",
-        "{document}"
+    let (mut results, log) = w.run_enforced(
+        "digest-verifier",
+        &verifier_env(&w, &role, &keys),
+        &[events::eventbridge_object_version_created(
+            bucket, key, &version,
+        )],
     );
+
+    let error = results
+        .remove(0)
+        .expect_err("a digest whose version cannot be read fails the invocation");
+    permission_denied_document(&error, &log);
     assert!(
         error.contains(key) && error.contains("s3:GetObjectVersion"),
         "the error names the digest and the action: {error}"
