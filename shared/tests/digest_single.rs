@@ -3,9 +3,9 @@
 
 use futures::executor::block_on;
 use std::future::Future;
-use std::io::{self, Read};
+use std::io::Read;
 use trailwatch_shared::digest::testkit::{
-    ChainOptions, TestChain, TestKey, TrailLayout, all_variants,
+    ChainOptions, TestChain, TestKey, TestStore, TrailLayout, all_variants,
 };
 use trailwatch_shared::digest::{
     DigestStore, DigestTarget, FindingCode, KeySourceError, MemoryStore, PublicKeyRecord,
@@ -208,69 +208,11 @@ fn infrastructure_failures_of_digests_and_previous_digests_are_errors() {
     }
 }
 
-/// Wraps a memory store; reads of one key fail half-way like a dropped connection.
-struct FlakyStore {
-    inner: MemoryStore,
-    flaky_key: String,
-}
-
-impl DigestStore for FlakyStore {
-    fn get_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
-        self.inner.get_object(bucket, key, version_id)
-    }
-    fn list_keys(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
-        self.inner.list_keys(bucket, prefix)
-    }
-    fn read_object<T, F>(
-        &self,
-        bucket: &str,
-        key: &str,
-        consume: F,
-    ) -> impl Future<Output = Result<T, StoreError>> + Send
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
-    {
-        let flaky = key == self.flaky_key;
-        self.inner.read_object(bucket, key, move |r| {
-            if !flaky {
-                return consume(r);
-            }
-            let mut head = Vec::new();
-            r.take(40).read_to_end(&mut head).unwrap();
-            let failing = io::Cursor::new(head).chain(Broken);
-            consume(&mut { failing })
-        })
-    }
-}
-
-struct Broken;
-impl Read for Broken {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "connection reset by peer",
-        ))
-    }
-}
-
 #[test]
 fn a_stream_that_breaks_mid_log_is_infrastructure_not_a_bad_log() {
     let c = chain();
     let log = &c.logs[c.logs_of(2)[3]];
-    let store = FlakyStore {
-        inner: c.store(),
-        flaky_key: log.key.clone(),
-    };
+    let store = TestStore::new(c.store()).cutting_reads_of(&log.key);
     let err = block_on(verify_digest(&store, &c.key_source(), &target(&c, 2), 4)).unwrap_err();
     match err {
         VerifyError::Infrastructure { object, message } => {

@@ -4,8 +4,6 @@
 //! without the first run's records alerts again.
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::io::Read;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,13 +15,11 @@ use serde_json::{Value, json};
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
-use trailwatch_lambda_common::state::{
-    Claim, MemoryStateStore, StateError, StateStore, WindowKey, WindowTotal, WorkKey,
-};
+use trailwatch_lambda_common::state::{MemoryStateStore, WorkKey};
 use trailwatch_shared::alert::AlertMessage;
-use trailwatch_shared::digest::testkit::{VariantCase, all_variants, iso};
+use trailwatch_shared::digest::testkit::{TestStore, VariantCase, all_variants, iso};
 use trailwatch_shared::digest::{
-    DigestStore, MemoryStore, ObjectVersion, StaticKeySource, StoreError, StoredObject,
+    DigestStore, MemoryStore, ObjectVersion, StaticKeySource, StoreError,
 };
 use trailwatch_shared::trigger::ObjectRef;
 
@@ -66,128 +62,7 @@ impl AlertPublisher for Recorder {
     }
 }
 
-/// The in-memory state store, whose `complete` fails while `fail_complete` is set: an attempt
-/// that published and recorded its alert, then could not complete (as if it had crashed).
-#[derive(Default)]
-struct FlakyState {
-    inner: MemoryStateStore,
-    fail_complete: AtomicBool,
-}
-
-impl StateStore for FlakyState {
-    fn claim(
-        &self,
-        work: &WorkKey,
-        owner: &str,
-        lease_until_ms: i64,
-        now_ms: i64,
-    ) -> impl Future<Output = Result<Claim, StateError>> + Send {
-        self.inner.claim(work, owner, lease_until_ms, now_ms)
-    }
-    fn checkpoint(
-        &self,
-        work: &WorkKey,
-        owner: &str,
-        records_done: u64,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        self.inner.checkpoint(work, owner, records_done)
-    }
-    fn record_published(
-        &self,
-        work: &WorkKey,
-        owner: &str,
-        alert_id: &str,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        self.inner.record_published(work, owner, alert_id)
-    }
-    async fn complete(
-        &self,
-        work: &WorkKey,
-        owner: &str,
-        outcome: &str,
-        expires_at_secs: i64,
-    ) -> Result<(), StateError> {
-        if self.fail_complete.load(Ordering::SeqCst) {
-            return Err(StateError::Unavailable {
-                operation: "UpdateItem",
-                detail: "ProvisionedThroughputExceededException".into(),
-            });
-        }
-        self.inner
-            .complete(work, owner, outcome, expires_at_secs)
-            .await
-    }
-    fn release(
-        &self,
-        work: &WorkKey,
-        owner: &str,
-    ) -> impl Future<Output = Result<(), StateError>> + Send {
-        self.inner.release(work, owner)
-    }
-    fn add_to_window(
-        &self,
-        window: &WindowKey,
-        contribution: &str,
-        count: u64,
-        samples: Vec<String>,
-        max_samples: usize,
-        expires_at_secs: i64,
-    ) -> impl Future<Output = Result<WindowTotal, StateError>> + Send {
-        self.inner.add_to_window(
-            window,
-            contribution,
-            count,
-            samples,
-            max_samples,
-            expires_at_secs,
-        )
-    }
-}
-
-/// A MemoryStore that lists the versions given (for the overwrite check).
-struct Versioned {
-    inner: MemoryStore,
-    versions: Vec<ObjectVersion>,
-}
-
-impl DigestStore for Versioned {
-    fn get_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
-        self.inner.get_object(bucket, key, version_id)
-    }
-    fn list_keys(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
-        self.inner.list_keys(bucket, prefix)
-    }
-    fn read_object<T, F>(
-        &self,
-        bucket: &str,
-        key: &str,
-        consume: F,
-    ) -> impl Future<Output = Result<T, StoreError>> + Send
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
-    {
-        self.inner.read_object(bucket, key, consume)
-    }
-    fn list_versions(
-        &self,
-        _bucket: &str,
-        _key: &str,
-    ) -> impl Future<Output = Result<Vec<ObjectVersion>, StoreError>> + Send {
-        std::future::ready(Ok(self.versions.clone()))
-    }
-}
-
-type Verifier = DigestVerifier<Versioned, StaticKeySource, Recorder, FlakyState>;
+type Verifier = DigestVerifier<TestStore, StaticKeySource, Recorder, MemoryStateStore>;
 
 fn verifier(store: MemoryStore, keys: StaticKeySource, versions: Vec<ObjectVersion>) -> Verifier {
     DigestVerifier {
@@ -198,13 +73,10 @@ fn verifier(store: MemoryStore, keys: StaticKeySource, versions: Vec<ObjectVersi
             public_keys_file: None,
             overwrite_check: true,
         },
-        store: Versioned {
-            inner: store,
-            versions,
-        },
+        store: TestStore::new(store).with_versions(Ok(versions)),
         keys,
         alerts: Recorder::default(),
-        ledger: AlertLedger::new(FlakyState::default(), 86_400),
+        ledger: AlertLedger::new(MemoryStateStore::new(), 86_400),
     }
 }
 
@@ -266,14 +138,14 @@ async fn a_retry_with_the_same_findings_does_not_alert_again_and_different_findi
     let digest = tampered_digest(&c);
     let mut v = verifier(c.store(), c.key_source(), vec![]);
     // Attempt 1: the alert goes out and is recorded, then the unit cannot complete.
-    v.ledger.store.fail_complete.store(true, Ordering::SeqCst);
+    v.ledger.store.fail_completions(true);
     let err = v.process_object(&digest).await.unwrap_err();
     assert!(matches!(err, ObjectError::State(_)), "{err}");
     assert!(!err.permission_denied(), "retried");
     assert_eq!(v.alerts.count(), 1);
 
     // Attempt 2 (Lambda's retry): the same findings, so no second alert; the unit completes.
-    v.ledger.store.fail_complete.store(false, Ordering::SeqCst);
+    v.ledger.store.fail_completions(false);
     let retry = v.process_object(&digest).await.unwrap();
     assert!(
         matches!(
@@ -301,10 +173,10 @@ async fn a_retry_with_the_same_findings_does_not_alert_again_and_different_findi
         StoreError::AccessDenied("403 Forbidden".into()),
     );
     v.store.inner = refused;
-    v.ledger.store.fail_complete.store(true, Ordering::SeqCst);
+    v.ledger.store.fail_completions(true);
     v.process_object(&second).await.unwrap_err();
     v.store.inner = c.store();
-    v.ledger.store.fail_complete.store(false, Ordering::SeqCst);
+    v.ledger.store.fail_completions(false);
     let retry = v.process_object(&second).await.unwrap();
     assert!(
         matches!(retry, ObjectOutcome::Verified { alerted: true, .. }),
@@ -319,7 +191,7 @@ async fn a_retry_with_the_same_findings_does_not_alert_again_and_different_findi
         ]
     );
     let work = WorkKey::new("digest-verifier", &second);
-    let published: BTreeSet<String> = v.ledger.store.inner.progress(&work).unwrap().published;
+    let published: BTreeSet<String> = v.ledger.store.progress(&work).unwrap().published;
     assert_eq!(published.len(), 2, "{published:?}");
 }
 
@@ -453,7 +325,7 @@ async fn an_overwrite_delivered_twice_alerts_once() {
     let fresh = verifier(
         MemoryStore::default(),
         StaticKeySource::default(),
-        v.store.versions.clone(),
+        v.store.versions.clone().unwrap(),
     );
     fresh.check_overwrite(&created).await.unwrap();
     assert_eq!(fresh.alerts.count(), 1, "negative control");

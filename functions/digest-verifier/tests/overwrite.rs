@@ -4,7 +4,6 @@
 //! is a permission error (`trailwatch.PermissionDenied`), never a verdict.
 
 use std::future::Future;
-use std::io::Read;
 use std::sync::Mutex;
 
 use digest_verifier::{DigestVerifier, OverwriteOutcome, VerifierConfig};
@@ -13,9 +12,8 @@ use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
 use trailwatch_lambda_common::state::MemoryStateStore;
 use trailwatch_shared::alert::AlertMessage;
-use trailwatch_shared::digest::{
-    DigestStore, MemoryStore, ObjectVersion, StaticKeySource, StoreError, StoredObject,
-};
+use trailwatch_shared::digest::testkit::TestStore;
+use trailwatch_shared::digest::{MemoryStore, ObjectVersion, StaticKeySource, StoreError};
 use trailwatch_shared::trigger::ObjectRef;
 
 const BUCKET: &str = "trail-bucket";
@@ -37,57 +35,9 @@ impl AlertPublisher for Recorder {
     }
 }
 
-/// Answers every listing of versions with `versions`, and counts the listings.
-struct Versioned {
-    inner: MemoryStore,
-    versions: Result<Vec<ObjectVersion>, StoreError>,
-    listings: Mutex<usize>,
-}
-
-impl DigestStore for Versioned {
-    fn get_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
-        self.inner.get_object(bucket, key, version_id)
-    }
-
-    fn list_keys(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
-        self.inner.list_keys(bucket, prefix)
-    }
-
-    fn read_object<T, F>(
-        &self,
-        bucket: &str,
-        key: &str,
-        consume: F,
-    ) -> impl Future<Output = Result<T, StoreError>> + Send
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
-    {
-        self.inner.read_object(bucket, key, consume)
-    }
-
-    fn list_versions(
-        &self,
-        _bucket: &str,
-        _key: &str,
-    ) -> impl Future<Output = Result<Vec<ObjectVersion>, StoreError>> + Send {
-        *self.listings.lock().unwrap() += 1;
-        std::future::ready(self.versions.clone())
-    }
-}
-
 fn verifier(
     versions: Result<Vec<ObjectVersion>, StoreError>,
-) -> DigestVerifier<Versioned, StaticKeySource, Recorder, MemoryStateStore> {
+) -> DigestVerifier<TestStore, StaticKeySource, Recorder, MemoryStateStore> {
     DigestVerifier {
         config: VerifierConfig {
             topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
@@ -96,11 +46,7 @@ fn verifier(
             public_keys_file: None,
             overwrite_check: true,
         },
-        store: Versioned {
-            inner: MemoryStore::default(),
-            versions,
-            listings: Mutex::new(0),
-        },
+        store: TestStore::new(MemoryStore::default()).with_versions(versions),
         keys: StaticKeySource::default(),
         alerts: Recorder::default(),
         ledger: AlertLedger::new(MemoryStateStore::new(), 86_400),
@@ -163,7 +109,7 @@ async fn a_first_write_or_another_key_raises_nothing() {
         .unwrap();
     assert_eq!(outcome, OverwriteOutcome::NotCloudTrail);
     assert!(v.alerts.sent.lock().unwrap().is_empty());
-    assert_eq!(*v.store.listings.lock().unwrap(), 1);
+    assert_eq!(v.store.listings(), 1);
 }
 
 #[tokio::test]
@@ -171,11 +117,7 @@ async fn without_a_version_id_the_check_is_skipped_not_failed() {
     let v = verifier(Ok(vec![version("v2"), version("v1")]));
     let outcome = v.check_overwrite(&created(LOG, None)).await.unwrap();
     assert_eq!(outcome, OverwriteOutcome::Skipped);
-    assert_eq!(
-        *v.store.listings.lock().unwrap(),
-        0,
-        "nothing to compare with"
-    );
+    assert_eq!(v.store.listings(), 0, "nothing to compare with");
     assert!(v.alerts.sent.lock().unwrap().is_empty());
 }
 

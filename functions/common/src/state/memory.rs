@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Claim, Progress, StateError, StateStore, WindowKey, WindowTotal, WorkKey};
 
@@ -31,6 +32,7 @@ struct Window {
 pub struct MemoryStateStore {
     work: Mutex<HashMap<String, Record>>,
     windows: Mutex<HashMap<String, Window>>,
+    fail_completions: AtomicBool,
 }
 
 impl MemoryStateStore {
@@ -42,6 +44,12 @@ impl MemoryStateStore {
     pub fn progress(&self, work: &WorkKey) -> Option<Progress> {
         let map = self.work.lock().unwrap_or_else(|p| p.into_inner());
         map.get(&work.partition_key()).map(|r| r.progress.clone())
+    }
+
+    /// While `fail` is set, every `complete` fails as a throttled DynamoDB write would (tests:
+    /// an attempt that did its work, then could not record it, as if it had crashed).
+    pub fn fail_completions(&self, fail: bool) {
+        self.fail_completions.store(fail, Ordering::SeqCst);
     }
 
     fn with_owned<T>(
@@ -121,6 +129,12 @@ impl StateStore for MemoryStateStore {
         outcome: &str,
         _expires_at_secs: i64,
     ) -> Result<(), StateError> {
+        if self.fail_completions.load(Ordering::SeqCst) {
+            return Err(StateError::Unavailable {
+                operation: "UpdateItem",
+                detail: "ProvisionedThroughputExceededException".into(),
+            });
+        }
         self.with_owned(work, owner, |r| {
             r.status = Status::Completed {
                 outcome: outcome.to_owned(),

@@ -5,12 +5,14 @@
 //! Enabled by the `testkit` feature; used by this crate's tests, the e2e tests and the benchmark.
 
 mod chain;
+mod store;
 mod variants;
 
 pub use chain::{
     ChainOptions, FIXTURE_START, TestChain, TestDigest, TestLog, TestObject, TrailLayout, gzip,
     iso, log_content, signing_message,
 };
+pub use store::TestStore;
 pub use variants::{VariantCase, VariantRun, all_variants, variant};
 
 use super::keys::{PublicKeyRecord, md5_fingerprint};
