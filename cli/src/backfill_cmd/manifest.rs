@@ -5,6 +5,7 @@
 //! the object that was written.
 
 use aws_sdk_s3::primitives::ByteStream;
+use trailwatch_lambda_common::s3_list;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ManifestError {
@@ -41,33 +42,16 @@ pub(crate) struct WrittenManifest {
     pub(crate) objects: usize,
 }
 
-/// The names one level below `prefix` (`ListObjectsV2` with delimiter `/`): the accounts under
-/// `AWSLogs/`, the regions under `CloudTrail/`.
+/// The names one level below `prefix`: the accounts under `AWSLogs/`, the regions under
+/// `CloudTrail/`.
 pub(crate) async fn child_folders(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<String>, ManifestError> {
-    let mut out = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .delimiter("/")
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| list_error(bucket, prefix, e))?;
-        for common in page.common_prefixes() {
-            if let Some(p) = common.prefix() {
-                let name = p[prefix.len()..].trim_end_matches('/');
-                if !name.is_empty() {
-                    out.push(name.to_owned());
-                }
-            }
-        }
-    }
-    Ok(out)
+    s3_list::child_folders(s3, bucket, prefix)
+        .await
+        .map_err(|e| list_error(bucket, prefix, e))
 }
 
 /// Every key under each of `prefixes`, in listing order.
@@ -78,20 +62,10 @@ pub(crate) async fn list_keys(
 ) -> Result<Vec<String>, ManifestError> {
     let mut keys = Vec::new();
     for prefix in prefixes {
-        let mut pages = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| list_error(bucket, prefix, e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-        }
+        let under = s3_list::keys_under(s3, bucket, prefix)
+            .await
+            .map_err(|e| list_error(bucket, prefix, e))?;
+        keys.extend(under);
     }
     Ok(keys)
 }

@@ -10,6 +10,7 @@ pub mod intake;
 pub mod key_source;
 pub mod logging;
 pub mod runtime;
+pub mod s3_list;
 pub mod s3_read;
 pub mod s3_store;
 pub mod sdk;

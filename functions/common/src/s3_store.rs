@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;
 
+use crate::s3_list::keys_under;
 use crate::s3_read::{FetchError, S3Request};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
@@ -170,26 +171,10 @@ impl DigestStore for S3DigestStore {
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
         let (bucket, prefix) = (bucket.to_owned(), prefix.to_owned());
         async move {
-            let mut keys = Vec::new();
-            let mut pages = self
-                .s3
-                .list_objects_v2()
-                .bucket(&bucket)
-                .prefix(&prefix)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
+            keys_under(&self.s3, &bucket, &prefix).await.map_err(|e| {
                 let request = S3Request::ListObjects { prefix: &prefix };
-                let page = page.map_err(|e| {
-                    store_error(FetchError::classify(&bucket, &prefix, request, &e))
-                })?;
-                keys.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key().map(str::to_owned)),
-                );
-            }
-            Ok(keys)
+                store_error(FetchError::classify(&bucket, &prefix, request, &e))
+            })
         }
     }
 

@@ -2,6 +2,7 @@
 //! (common prefixes) without listing the objects in them. S3 authorizes it as `s3:ListBucket`
 //! with `s3:prefix` = the prefix, which the template grants under `AWSLogs/`.
 
+use trailwatch_lambda_common::s3_list::child_folders;
 use trailwatch_lambda_common::s3_read::{FetchError, S3Request};
 use trailwatch_lambda_common::s3_store::store_error;
 use trailwatch_shared::digest::StoreError;
@@ -23,31 +24,13 @@ impl S3TrailFolders {
 
 impl TrailFolders for S3TrailFolders {
     async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut names = Vec::new();
-        let mut pages = self
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                store_error(FetchError::classify(
-                    bucket,
-                    prefix,
-                    S3Request::ListObjects { prefix },
-                    &e,
-                ))
-            })?;
-            names.extend(page.common_prefixes().iter().filter_map(|p| {
-                p.prefix()
-                    .and_then(|full| full.strip_prefix(prefix))
-                    .map(|name| name.trim_end_matches('/').to_owned())
-                    .filter(|name| !name.is_empty())
-            }));
-        }
-        Ok(names)
+        child_folders(&self.s3, bucket, prefix).await.map_err(|e| {
+            store_error(FetchError::classify(
+                bucket,
+                prefix,
+                S3Request::ListObjects { prefix },
+                &e,
+            ))
+        })
     }
 }
