@@ -75,6 +75,16 @@ pub fn new_owner_token() -> String {
     format!("{request_id}/{process}/{n}")
 }
 
+/// Calls the same `StateStore` method on whichever store this is.
+macro_rules! on_store {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Dynamo($s) => $call.await,
+            Store::Memory($s) => $call.await,
+        }
+    };
+}
+
 impl StateStore for Store {
     async fn claim(
         &self,
@@ -83,10 +93,7 @@ impl StateStore for Store {
         lease_until_ms: i64,
         now_ms: i64,
     ) -> Result<Claim, StateError> {
-        match self {
-            Store::Dynamo(s) => s.claim(work, owner, lease_until_ms, now_ms).await,
-            Store::Memory(s) => s.claim(work, owner, lease_until_ms, now_ms).await,
-        }
+        on_store!(self, s => s.claim(work, owner, lease_until_ms, now_ms))
     }
 
     async fn checkpoint(
@@ -95,10 +102,7 @@ impl StateStore for Store {
         owner: &str,
         records_done: u64,
     ) -> Result<(), StateError> {
-        match self {
-            Store::Dynamo(s) => s.checkpoint(work, owner, records_done).await,
-            Store::Memory(s) => s.checkpoint(work, owner, records_done).await,
-        }
+        on_store!(self, s => s.checkpoint(work, owner, records_done))
     }
 
     async fn record_published(
@@ -107,10 +111,7 @@ impl StateStore for Store {
         owner: &str,
         alert_id: &str,
     ) -> Result<(), StateError> {
-        match self {
-            Store::Dynamo(s) => s.record_published(work, owner, alert_id).await,
-            Store::Memory(s) => s.record_published(work, owner, alert_id).await,
-        }
+        on_store!(self, s => s.record_published(work, owner, alert_id))
     }
 
     async fn complete(
@@ -120,17 +121,11 @@ impl StateStore for Store {
         outcome: &str,
         expires_at_secs: i64,
     ) -> Result<(), StateError> {
-        match self {
-            Store::Dynamo(s) => s.complete(work, owner, outcome, expires_at_secs).await,
-            Store::Memory(s) => s.complete(work, owner, outcome, expires_at_secs).await,
-        }
+        on_store!(self, s => s.complete(work, owner, outcome, expires_at_secs))
     }
 
     async fn release(&self, work: &WorkKey, owner: &str) -> Result<(), StateError> {
-        match self {
-            Store::Dynamo(s) => s.release(work, owner).await,
-            Store::Memory(s) => s.release(work, owner).await,
-        }
+        on_store!(self, s => s.release(work, owner))
     }
 
     async fn add_to_window(
@@ -142,30 +137,14 @@ impl StateStore for Store {
         max_samples: usize,
         expires_at_secs: i64,
     ) -> Result<WindowTotal, StateError> {
-        match self {
-            Store::Dynamo(s) => {
-                s.add_to_window(
-                    window,
-                    contribution,
-                    count,
-                    samples,
-                    max_samples,
-                    expires_at_secs,
-                )
-                .await
-            }
-            Store::Memory(s) => {
-                s.add_to_window(
-                    window,
-                    contribution,
-                    count,
-                    samples,
-                    max_samples,
-                    expires_at_secs,
-                )
-                .await
-            }
-        }
+        on_store!(self, s => s.add_to_window(
+            window,
+            contribution,
+            count,
+            samples,
+            max_samples,
+            expires_at_secs,
+        ))
     }
 }
 
