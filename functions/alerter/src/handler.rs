@@ -29,6 +29,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use trailwatch_lambda_common::failure::{ObjectFailure, records_error_transient};
 use trailwatch_lambda_common::intake::run_items;
+use trailwatch_lambda_common::repeat_delivery::count_already_processed;
 use trailwatch_lambda_common::s3_read::{FetchError, open_object};
 use trailwatch_lambda_common::sns::AlertPublisher;
 use trailwatch_lambda_common::sns::once::{AlertLedger, Attempt, Claimed, OnceError, Sent};
@@ -451,11 +452,7 @@ fn file_context(object: &ObjectRef, location: &KeyLocation) -> FileContext {
 fn already_processed(uri: &str, outcome: String) -> ObjectOutcome {
     tracing::info!(object = %uri, %outcome,
         "file version already processed (a repeated delivery): nothing published again");
-    MetricLine::new(METRIC_NAMESPACE)
-        .dimension("Function", FUNCTION)
-        .count("FilesAlreadyProcessed", 1)
-        .property("object", uri)
-        .emit();
+    count_already_processed(FUNCTION, uri);
     ObjectOutcome::AlreadyProcessed { outcome }
 }
 

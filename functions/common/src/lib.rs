@@ -9,6 +9,7 @@ pub mod failure;
 pub mod intake;
 pub mod key_source;
 pub mod logging;
+pub mod repeat_delivery;
 pub mod runtime;
 pub mod s3_list;
 pub mod s3_read;

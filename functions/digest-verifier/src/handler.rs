@@ -12,6 +12,7 @@
 use serde_json::Value;
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::intake::run_items_and_deletions;
+use trailwatch_lambda_common::repeat_delivery::count_already_processed;
 use trailwatch_lambda_common::sns::once::{AlertLedger, Attempt, Claimed, OnceError, Sent};
 use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
 use trailwatch_lambda_common::state::{StateError, StateStore, Store, WorkKey};
@@ -286,11 +287,7 @@ impl<S: DigestStore, K: PublicKeySource, A: AlertPublisher, T: StateStore>
 fn already_processed(uri: &str, outcome: String) -> ObjectOutcome {
     tracing::info!(object = %uri, %outcome,
         "digest version already verified (a repeated delivery): nothing done again");
-    MetricLine::new(METRIC_NAMESPACE)
-        .dimension("Function", FUNCTION)
-        .count("FilesAlreadyProcessed", 1)
-        .property("object", uri)
-        .emit();
+    count_already_processed(FUNCTION, uri);
     ObjectOutcome::AlreadyProcessed { outcome }
 }
 
