@@ -113,6 +113,18 @@ fn alerter(
     }
 }
 
+/// The handler over an S3 client whose every GetObject answers the attack file, gzipped.
+fn attack_alerter(
+    publisher: &Arc<Recorder>,
+    ledger: Arc<AlertLedger<MemoryStateStore>>,
+) -> Alerter<Recorder, MemoryStateStore> {
+    alerter(
+        s3_serving(vec![gzip(attack_file().as_bytes())]),
+        publisher.clone(),
+        ledger,
+    )
+}
+
 fn new_ledger() -> Arc<AlertLedger<MemoryStateStore>> {
     Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400))
 }
@@ -138,11 +150,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 async fn a_repeated_delivery_publishes_nothing_again_and_is_counted() {
     let publisher = Arc::new(Recorder::default());
     let ledger = new_ledger();
-    let a = alerter(
-        s3_serving(vec![gzip(attack_file().as_bytes())]),
-        publisher.clone(),
-        ledger.clone(),
-    );
+    let a = attack_alerter(&publisher, ledger.clone());
     let first = a.process_object(&object(ATTACK_KEY)).await.unwrap();
     assert_eq!(
         first,
@@ -172,11 +180,7 @@ async fn a_repeated_delivery_publishes_nothing_again_and_is_counted() {
     ));
 
     // Negative control: a store without the first run's records publishes everything again.
-    let forgetful = alerter(
-        s3_serving(vec![gzip(attack_file().as_bytes())]),
-        publisher.clone(),
-        new_ledger(),
-    );
+    let forgetful = attack_alerter(&publisher, new_ledger());
     forgetful.process_object(&object(ATTACK_KEY)).await.unwrap();
     assert_eq!(publisher.sent().len(), 12);
 }
@@ -185,11 +189,7 @@ async fn a_repeated_delivery_publishes_nothing_again_and_is_counted() {
 async fn a_retry_after_a_failed_publish_publishes_only_the_missing_alert() {
     let publisher = Arc::new(Recorder::default());
     let ledger = new_ledger();
-    let a = alerter(
-        s3_serving(vec![gzip(attack_file().as_bytes())]),
-        publisher.clone(),
-        ledger.clone(),
-    );
+    let a = attack_alerter(&publisher, ledger.clone());
     // Alert 2 of 4 (sorted by rule order: CloudWatch.4 is raised second) fails.
     publisher.fail(&["SecurityHub:CloudWatch.4"]);
     let err = a.process_object(&object(ATTACK_KEY)).await.unwrap_err();
@@ -277,11 +277,7 @@ async fn a_file_another_invocation_holds_fails_retryably_without_publishing() {
         .claim(&work, "other-invocation", i64::MAX, now)
         .await
         .unwrap();
-    let a = alerter(
-        s3_serving(vec![gzip(attack_file().as_bytes())]),
-        publisher.clone(),
-        ledger.clone(),
-    );
+    let a = attack_alerter(&publisher, ledger.clone());
     let err = a.process_object(&object(ATTACK_KEY)).await.unwrap_err();
     assert!(matches!(err, ObjectError::InProgress { .. }), "{err}");
     assert!(!err.permission_denied(), "retryable, not a permission");
@@ -377,11 +373,7 @@ async fn insights_are_published_once_each_by_their_shared_event_id() {
 #[tokio::test]
 async fn the_same_event_delivered_twice_publishes_each_alert_once() {
     let publisher = Arc::new(Recorder::default());
-    let a = alerter(
-        s3_serving(vec![gzip(attack_file().as_bytes())]),
-        publisher.clone(),
-        new_ledger(),
-    );
+    let a = attack_alerter(&publisher, new_ledger());
     let record = json!({
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2023-07-10T12:10:00.000Z", "eventName": "ObjectCreated:Put",

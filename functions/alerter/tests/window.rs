@@ -446,6 +446,34 @@ mod through_the_handler {
         mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get])
     }
 
+    /// Three files of two failed sign-ins each, a minute or two apart: 6 in one 5-minute window.
+    fn three_files() -> [(&'static str, Vec<String>); 3] {
+        [
+            ("aaaaaaaaaaaaaaa1", two_failures(10, 1)),
+            ("aaaaaaaaaaaaaaa2", two_failures(60, 3)),
+            ("aaaaaaaaaaaaaaa3", two_failures(120, 5)),
+        ]
+    }
+
+    /// The handler reading `s3` with `rules`, publishing to `publisher`, with a fresh ledger.
+    fn alerter_over(
+        s3: aws_sdk_s3::Client,
+        rules: LoadedRules,
+        publisher: &Arc<Recorder>,
+    ) -> Alerter<Recorder, MemoryStateStore> {
+        Alerter {
+            config: AlerterConfig::from_lookup(|k| {
+                (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:1:t".to_owned())
+            })
+            .unwrap(),
+            s3,
+            publisher: publisher.clone(),
+            rules: Arc::new(rules),
+            limits: ReaderLimits::default(),
+            ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
+        }
+    }
+
     fn both_rules() -> LoadedRules {
         let doc = json!([
             {"id": RULE, "title": "Failed console sign-ins", "severity": "MEDIUM",
@@ -473,23 +501,9 @@ mod through_the_handler {
 
     #[tokio::test]
     async fn per_file_rules_alert_per_file_and_the_window_once() {
-        let files = [
-            ("aaaaaaaaaaaaaaa1", two_failures(10, 1)),
-            ("aaaaaaaaaaaaaaa2", two_failures(60, 3)),
-            ("aaaaaaaaaaaaaaa3", two_failures(120, 5)),
-        ];
+        let files = three_files();
         let publisher = Arc::new(Recorder::default());
-        let alerter = Alerter {
-            config: AlerterConfig::from_lookup(|k| {
-                (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:1:t".to_owned())
-            })
-            .unwrap(),
-            s3: s3_serving(&files),
-            publisher: publisher.clone(),
-            rules: Arc::new(both_rules()),
-            limits: ReaderLimits::default(),
-            ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
-        };
+        let alerter = alerter_over(s3_serving(&files), both_rules(), &publisher);
         let ids = |p: &Recorder| -> Vec<String> {
             p.sent()
                 .iter()
@@ -525,23 +539,9 @@ mod through_the_handler {
 
     #[tokio::test]
     async fn a_failed_window_alert_fails_the_file_and_its_retry_publishes_it_once() {
-        let files = [
-            ("aaaaaaaaaaaaaaa1", two_failures(10, 1)),
-            ("aaaaaaaaaaaaaaa2", two_failures(60, 3)),
-            ("aaaaaaaaaaaaaaa3", two_failures(120, 5)),
-        ];
+        let files = three_files();
         let publisher = Arc::new(Recorder::default());
-        let alerter = Alerter {
-            config: AlerterConfig::from_lookup(|k| {
-                (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:1:t".to_owned())
-            })
-            .unwrap(),
-            s3: s3_serving(&files),
-            publisher: publisher.clone(),
-            rules: Arc::new(rules()),
-            limits: ReaderLimits::default(),
-            ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
-        };
+        let alerter = alerter_over(s3_serving(&files), rules(), &publisher);
         alerter.process_object(&object(files[0].0)).await.unwrap();
         alerter.process_object(&object(files[1].0)).await.unwrap();
         *publisher.failing.lock().unwrap() = true;
@@ -569,20 +569,14 @@ mod through_the_handler {
         let cut = whole.find("ev-3").unwrap();
         let name = "aaaaaaaaaaaaaaa1";
         let publisher = Arc::new(Recorder::default());
-        let alerter = Alerter {
-            config: AlerterConfig::from_lookup(|k| {
-                (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:1:t".to_owned())
-            })
-            .unwrap(),
-            s3: s3_serving_in_turn(
+        let alerter = alerter_over(
+            s3_serving_in_turn(
                 name,
                 vec![gzip(&whole.as_bytes()[..cut]), gzip(whole.as_bytes())],
             ),
-            publisher: publisher.clone(),
-            rules: Arc::new(rules()),
-            limits: ReaderLimits::default(),
-            ledger: Arc::new(AlertLedger::new(MemoryStateStore::new(), 86_400)),
-        };
+            rules(),
+            &publisher,
+        );
         let e = alerter.process_object(&object(name)).await.unwrap_err();
         assert!(matches!(e, ObjectError::Read { .. }), "{e}");
         assert!(publisher.sent().is_empty());
