@@ -190,6 +190,24 @@ fn samples(n: usize) -> Vec<WindowSample> {
         .collect()
 }
 
+/// A 5-minute window of account 111122223333 in us-east-1.
+fn report<'a>(
+    window_start: i64,
+    count: u64,
+    samples: &'a [WindowSample],
+    log_file: &'a FileContext,
+) -> WindowReport<'a> {
+    WindowReport {
+        account: "111122223333",
+        region: "us-east-1",
+        period: 300,
+        window_start,
+        count,
+        samples,
+        log_file,
+    }
+}
+
 fn machine(m: &AlertMessage) -> Value {
     let env: Value = serde_json::from_str(&m.message).unwrap();
     serde_json::from_str(env["sqs"].as_str().unwrap()).unwrap()
@@ -199,18 +217,7 @@ fn machine(m: &AlertMessage) -> Value {
 fn the_window_alert_says_count_threshold_window_origin_and_lists_the_samples() {
     let samples = samples(3);
     let f = file();
-    let m = window_alert(
-        &windowed_rule(),
-        &WindowReport {
-            account: "111122223333",
-            region: "us-east-1",
-            period: 300,
-            window_start: 1_704_067_200,
-            count: 6,
-            samples: &samples,
-            log_file: &f,
-        },
-    );
+    let m = window_alert(&windowed_rule(), &report(1_704_067_200, 6, &samples, &f));
     assert_eq!(
         m.subject,
         "[MEDIUM] team:failed-logins Failed console sign-ins: 6 events in 5 min in 111122223333 us-east-1"
@@ -272,18 +279,7 @@ fn the_window_alert_fits_sns_whatever_the_samples() {
         ..windowed_rule()
     };
     let f = file();
-    let m = window_alert(
-        &rule,
-        &WindowReport {
-            account: "111122223333",
-            region: "us-east-1",
-            period: 300,
-            window_start: 0,
-            count: 1_000_000,
-            samples: &samples,
-            log_file: &f,
-        },
-    );
+    let m = window_alert(&rule, &report(0, 1_000_000, &samples, &f));
     assert!(
         m.publish_bytes() <= SNS_MAX_PUBLISH_BYTES,
         "{}",
@@ -295,18 +291,7 @@ fn the_window_alert_fits_sns_whatever_the_samples() {
     assert_eq!(doc["samples_included"], 0);
     assert_eq!(doc["rule"]["id"], "team:failed-logins");
     // The largest samples alone: some are dropped from the JSON, the rest still fits.
-    let m = window_alert(
-        &windowed_rule(),
-        &WindowReport {
-            account: "111122223333",
-            region: "us-east-1",
-            period: 300,
-            window_start: 0,
-            count: 10,
-            samples: &samples,
-            log_file: &f,
-        },
-    );
+    let m = window_alert(&windowed_rule(), &report(0, 10, &samples, &f));
     assert!(
         m.publish_bytes() <= SNS_MAX_PUBLISH_BYTES,
         "{}",
@@ -316,18 +301,7 @@ fn the_window_alert_fits_sns_whatever_the_samples() {
     assert!((1..MAX_WINDOW_SAMPLES as u64).contains(&shown), "{shown}");
     // Negative control: real-sized samples next to an ordinary rule are all sent.
     let real = self::samples(MAX_WINDOW_SAMPLES);
-    let small = window_alert(
-        &windowed_rule(),
-        &WindowReport {
-            account: "111122223333",
-            region: "us-east-1",
-            period: 300,
-            window_start: 0,
-            count: 10,
-            samples: &real,
-            log_file: &f,
-        },
-    );
+    let small = window_alert(&windowed_rule(), &report(0, 10, &real, &f));
     assert_eq!(machine(&small)["samples_included"], MAX_WINDOW_SAMPLES);
     assert!(!small.text_truncated);
     assert!(small.publish_bytes() <= SNS_MAX_PUBLISH_BYTES);
