@@ -620,15 +620,7 @@ fn events_of(kind: AlertKind, body: &Value) -> Vec<EventFacts> {
                 .into_iter()
                 .flatten()
             {
-                let s = EventSummary::from_record(&record.to_string());
-                out.push(EventFacts {
-                    time: s.event_time.clone(),
-                    action: s.action_line(),
-                    name: s.event_name.clone(),
-                    principal: s.principal_line(),
-                    source_ip: s.source_ip.clone(),
-                    event_id: s.event_id.clone(),
-                });
+                out.push(record_facts(record));
             }
             for stub in body
                 .get("records_too_large")
@@ -668,20 +660,25 @@ fn events_of(kind: AlertKind, body: &Value) -> Vec<EventFacts> {
         }
         AlertKind::Insight => {
             if let Some(record) = body.get("record").filter(|r| r.is_object()) {
-                let s = EventSummary::from_record(&record.to_string());
-                out.push(EventFacts {
-                    time: s.event_time.clone(),
-                    action: s.action_line(),
-                    name: s.event_name.clone(),
-                    principal: s.principal_line(),
-                    source_ip: s.source_ip.clone(),
-                    event_id: s.event_id.clone(),
-                });
+                out.push(record_facts(record));
             }
         }
         AlertKind::DigestVerdict | AlertKind::ObjectDeleted | AlertKind::ObjectOverwritten => {}
     }
     out
+}
+
+/// The facts of one verbatim CloudTrail record, read as the e-mail's event summary reads them.
+fn record_facts(record: &Value) -> EventFacts {
+    let s = EventSummary::from_record(&record.to_string());
+    EventFacts {
+        time: s.event_time.clone(),
+        action: s.action_line(),
+        name: s.event_name.clone(),
+        principal: s.principal_line(),
+        source_ip: s.source_ip.clone(),
+        event_id: s.event_id.clone(),
+    }
 }
 
 /// `Event<n>Time`, `Event<n>Action`, `Event<n>Principal`, `Event<n>SourceIp`, `Event<n>Id` for
