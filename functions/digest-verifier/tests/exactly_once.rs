@@ -1,78 +1,33 @@
 //! The verifier's alerts exactly once: a digest version per finding set, a deletion per deletion
 //! event, an overwrite per overwriting version — through the handler, with the in-memory state
-//! store (wrapped to fail chosen writes) and a recording publisher. Negative controls: a store
+//! store (set to fail its completions) and a recording publisher. Negative controls: a store
 //! without the first run's records alerts again.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use digest_verifier::range_check::{self, TrailFolders};
 use digest_verifier::{
-    DeletionOutcome, DigestVerifier, ObjectError, ObjectOutcome, OverwriteOutcome, VerifierConfig,
+    DeletionOutcome, DigestVerifier, ObjectError, ObjectOutcome, OverwriteOutcome,
 };
 use serde_json::{Value, json};
+use support::{BUCKET, LOG, Recorder, config, object_deleted};
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::sns::once::AlertLedger;
-use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
 use trailwatch_lambda_common::state::{MemoryStateStore, WorkKey};
-use trailwatch_shared::alert::AlertMessage;
 use trailwatch_shared::digest::testkit::{TestStore, VariantCase, all_variants, iso};
 use trailwatch_shared::digest::{
     DigestStore, MemoryStore, ObjectVersion, StaticKeySource, StoreError,
 };
 use trailwatch_shared::trigger::ObjectRef;
 
-/// Records every alert (subject and finding codes); fails every publish while `fail` is set.
-#[derive(Default)]
-struct Recorder {
-    sent: Mutex<Vec<(String, Option<String>)>>,
-    fail: AtomicBool,
-}
-
-impl Recorder {
-    fn count(&self) -> usize {
-        self.sent.lock().unwrap().len()
-    }
-    fn codes(&self) -> Vec<Option<String>> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, c)| c.clone())
-            .collect()
-    }
-}
-
-impl AlertPublisher for Recorder {
-    async fn publish(&self, alert: &AlertMessage) -> Result<String, PublishError> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(PublishError {
-                topic_arn: "t".into(),
-                detail: "InternalError".into(),
-                refused: false,
-            });
-        }
-        let mut sent = self.sent.lock().unwrap();
-        sent.push((
-            alert.subject.clone(),
-            alert.attributes.finding_codes.clone(),
-        ));
-        Ok(format!("msg-{}", sent.len()))
-    }
-}
-
 type Verifier = DigestVerifier<TestStore, StaticKeySource, Recorder, MemoryStateStore>;
 
 fn verifier(store: MemoryStore, keys: StaticKeySource, versions: Vec<ObjectVersion>) -> Verifier {
     DigestVerifier {
-        config: VerifierConfig {
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
-            alert_on_warn: false,
-            max_concurrency: 4,
-            public_keys_file: None,
-            overwrite_check: true,
-        },
+        config: config(),
         store: TestStore::new(store).with_versions(Ok(versions)),
         keys,
         alerts: Recorder::default(),
@@ -237,33 +192,14 @@ async fn a_transient_fault_is_retried_and_never_a_verdict_or_an_alert() {
     assert_eq!(v.alerts.count(), 0);
 }
 
-const BUCKET: &str = "trail-bucket";
-const LOG: &str = "AWSLogs/123456789012/CloudTrail/us-east-1/2024/01/02/123456789012_CloudTrail_us-east-1_20240102T0305Z_aaaaaaaaaaaaaaaa.json.gz";
-
-/// EventBridge "Object Deleted" for `LOG`, with the delete marker's version id.
-fn object_deleted(marker: &str) -> Value {
-    json!({
-        "version": "0", "id": "2ee9cc15-d022-99ea-1fb8-1b1bac4850f9",
-        "detail-type": "Object Deleted", "source": "aws.s3", "account": "123456789012",
-        "time": "2024-01-02T04:10:00Z", "region": "us-east-1",
-        "resources": [format!("arn:aws:s3:::{BUCKET}")],
-        "detail": {"version": "0", "bucket": {"name": BUCKET},
-                   "object": {"key": LOG, "etag": "d41d8cd98f00b204e9800998ecf8427e",
-                              "version-id": marker, "sequencer": "617f0837b476e463"},
-                   "request-id": "0BH729840619AG5K", "requester": "123456789012",
-                   "source-ip-address": "1.2.3.4", "reason": "DeleteObject",
-                   "deletion-type": "Delete Marker Created"}
-    })
-}
-
 #[tokio::test]
 async fn a_deletion_delivered_twice_and_redriven_alerts_once() {
     let v = verifier(MemoryStore::default(), StaticKeySource::default(), vec![]);
     for _ in 0..3 {
-        v.handle(object_deleted("marker-1")).await.unwrap();
+        v.handle(object_deleted(LOG, "marker-1")).await.unwrap();
     }
     assert_eq!(v.alerts.count(), 1);
-    let notice = trailwatch_shared::trigger::decode(&object_deleted("marker-1"))
+    let notice = trailwatch_shared::trigger::decode(&object_deleted(LOG, "marker-1"))
         .unwrap()
         .deletions
         .remove(0);
@@ -272,12 +208,12 @@ async fn a_deletion_delivered_twice_and_redriven_alerts_once() {
         DeletionOutcome::AlreadyAlerted { .. }
     ));
     // A second deletion of the same key (another delete marker) is another event: it alerts.
-    v.handle(object_deleted("marker-2")).await.unwrap();
+    v.handle(object_deleted(LOG, "marker-2")).await.unwrap();
     assert_eq!(v.alerts.count(), 2);
 
     // Negative control: without the records, the repeat alerts again.
     let fresh = verifier(MemoryStore::default(), StaticKeySource::default(), vec![]);
-    fresh.handle(object_deleted("marker-1")).await.unwrap();
+    fresh.handle(object_deleted(LOG, "marker-1")).await.unwrap();
     assert_eq!(fresh.alerts.count(), 1);
 }
 
@@ -285,11 +221,11 @@ async fn a_deletion_delivered_twice_and_redriven_alerts_once() {
 async fn a_deletion_whose_publish_failed_alerts_once_on_the_retry() {
     let v = verifier(MemoryStore::default(), StaticKeySource::default(), vec![]);
     v.alerts.fail.store(true, Ordering::SeqCst);
-    v.handle(object_deleted("marker-1")).await.unwrap_err();
+    v.handle(object_deleted(LOG, "marker-1")).await.unwrap_err();
     assert_eq!(v.alerts.count(), 0);
     v.alerts.fail.store(false, Ordering::SeqCst);
-    v.handle(object_deleted("marker-1")).await.unwrap();
-    v.handle(object_deleted("marker-1")).await.unwrap();
+    v.handle(object_deleted(LOG, "marker-1")).await.unwrap();
+    v.handle(object_deleted(LOG, "marker-1")).await.unwrap();
     assert_eq!(v.alerts.count(), 1);
 }
 

@@ -3,49 +3,22 @@
 //! version, none for a first write, a counted skip without a version id, and a refused listing
 //! is a permission error (`trailwatch.PermissionDenied`), never a verdict.
 
-use std::future::Future;
-use std::sync::Mutex;
+mod support;
 
-use digest_verifier::{DigestVerifier, OverwriteOutcome, VerifierConfig};
+use digest_verifier::{DigestVerifier, OverwriteOutcome};
+use support::{BUCKET, LOG, Recorder, config};
 use trailwatch_lambda_common::failure::ObjectFailure;
 use trailwatch_lambda_common::sns::once::AlertLedger;
-use trailwatch_lambda_common::sns::{AlertPublisher, PublishError};
 use trailwatch_lambda_common::state::MemoryStateStore;
-use trailwatch_shared::alert::AlertMessage;
 use trailwatch_shared::digest::testkit::TestStore;
 use trailwatch_shared::digest::{MemoryStore, ObjectVersion, StaticKeySource, StoreError};
 use trailwatch_shared::trigger::ObjectRef;
-
-const BUCKET: &str = "trail-bucket";
-const LOG: &str = "AWSLogs/123456789012/CloudTrail/us-east-1/2024/01/02/123456789012_CloudTrail_us-east-1_20240102T0305Z_aaaaaaaaaaaaaaaa.json.gz";
-
-#[derive(Default)]
-struct Recorder {
-    sent: Mutex<Vec<AlertMessage>>,
-}
-
-impl AlertPublisher for Recorder {
-    fn publish(
-        &self,
-        alert: &AlertMessage,
-    ) -> impl Future<Output = Result<String, PublishError>> + Send {
-        let mut sent = self.sent.lock().unwrap();
-        sent.push(alert.clone());
-        std::future::ready(Ok(format!("msg-{}", sent.len())))
-    }
-}
 
 fn verifier(
     versions: Result<Vec<ObjectVersion>, StoreError>,
 ) -> DigestVerifier<TestStore, StaticKeySource, Recorder, MemoryStateStore> {
     DigestVerifier {
-        config: VerifierConfig {
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
-            alert_on_warn: false,
-            max_concurrency: 4,
-            public_keys_file: None,
-            overwrite_check: true,
-        },
+        config: config(),
         store: TestStore::new(MemoryStore::default()).with_versions(versions),
         keys: StaticKeySource::default(),
         alerts: Recorder::default(),
