@@ -211,15 +211,8 @@ pub(crate) fn request_token(fields: &[(&str, &str)]) -> String {
         .collect()
 }
 
-pub(crate) fn iso(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
+/// Unix seconds as RFC 3339, as the verifier writes times.
+pub(crate) use trailwatch_shared::digest::format_time as iso;
 
 #[cfg(test)]
 mod tests {

@@ -42,7 +42,9 @@ pub use model::{
     DigestDocument, DigestFormatError, HASH_ALGORITHM, LogFileEntry, ParsedDigest, PreviousDigest,
     SIGNATURE_ALGORITHM,
 };
-pub use range::{HEAD_STALE_AFTER_SECS, RangeRequest, UNREFERENCED_GRACE_SECS, verify_range};
+pub use range::{
+    HEAD_STALE_AFTER_SECS, RangeRequest, UNREFERENCED_GRACE_SECS, format_time, verify_range,
+};
 pub use signature::{SignatureCheck, verify_sha256_rsa};
 pub use signing::signing_string;
 pub use single::verify_digest;

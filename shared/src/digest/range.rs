@@ -233,7 +233,8 @@ fn day_folder(t: i64) -> String {
     )
 }
 
-fn format_time(t: i64) -> String {
+/// Unix seconds as RFC 3339 (`2024-01-02T03:04:05Z`); the number itself if out of range.
+pub fn format_time(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| {
