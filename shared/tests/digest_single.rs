@@ -3,13 +3,12 @@
 
 use futures::executor::block_on;
 use std::future::Future;
-use std::io::Read;
 use trailwatch_shared::digest::testkit::{
     ChainOptions, TestChain, TestKey, TestStore, TrailLayout, all_variants,
 };
 use trailwatch_shared::digest::{
     DigestStore, DigestTarget, FindingCode, KeySourceError, MemoryStore, PublicKeyRecord,
-    PublicKeySource, StoreError, StoredObject, Verdict, VerifyError, verify_digest, verify_range,
+    PublicKeySource, StoreError, Verdict, VerifyError, verify_digest, verify_range,
 };
 
 fn chain() -> TestChain {
@@ -393,85 +392,15 @@ fn a_trail_that_stopped_next_to_an_active_one_is_a_stale_head() {
     assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.findings);
 }
 
-/// Counts log reads in flight; each read yields once so that concurrent reads overlap.
-struct CountingStore {
-    inner: MemoryStore,
-    in_flight: std::sync::atomic::AtomicUsize,
-    peak: std::sync::atomic::AtomicUsize,
-}
-
-struct YieldOnce(bool);
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
-
-impl DigestStore for CountingStore {
-    fn get_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> impl Future<Output = Result<StoredObject, StoreError>> + Send {
-        self.inner.get_object(bucket, key, version_id)
-    }
-    fn list_keys(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
-        self.inner.list_keys(bucket, prefix)
-    }
-    fn read_object<T, F>(
-        &self,
-        bucket: &str,
-        key: &str,
-        consume: F,
-    ) -> impl Future<Output = Result<T, StoreError>> + Send
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
-    {
-        use std::sync::atomic::Ordering::SeqCst;
-        let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        async move {
-            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
-            self.peak.fetch_max(now, SeqCst);
-            YieldOnce(false).await;
-            let result = self.inner.read_object(&bucket, &key, consume).await;
-            self.in_flight.fetch_sub(1, SeqCst);
-            result
-        }
-    }
-}
-
 #[test]
 fn log_reads_run_in_parallel_up_to_the_bound() {
     let c = chain();
     for bound in [1, 3, 8] {
-        let store = CountingStore {
-            inner: c.store(),
-            in_flight: Default::default(),
-            peak: Default::default(),
-        };
+        let store = TestStore::new(c.store());
         let mut request = c.default_request();
         request.concurrency = bound;
         let report = block_on(verify_range(&store, &c.key_source(), &request)).unwrap();
         assert_eq!(report.logs_checked, 24);
-        assert_eq!(
-            store.peak.load(std::sync::atomic::Ordering::SeqCst),
-            bound,
-            "bound {bound}"
-        );
+        assert_eq!(store.peak_reads(), bound, "bound {bound}");
     }
 }

@@ -1,17 +1,20 @@
-//! A memory store with the two behaviours the plain `MemoryStore` lacks, for tests that need a
-//! versioned bucket or a connection that drops mid-read: one test double instead of a
-//! hand-written `DigestStore` wrapper in each test file.
+//! A memory store with what the plain `MemoryStore` lacks, for tests that need a versioned
+//! bucket, a connection that drops mid-read or a count of overlapping reads: one test double
+//! instead of a hand-written `DigestStore` wrapper in each test file.
 
 use crate::digest::store::{DigestStore, MemoryStore, ObjectVersion, StoreError, StoredObject};
 use std::future::Future;
 use std::io::{self, Read};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
 /// Bytes of a cut object read before the connection "resets".
 const CUT_AFTER_BYTES: u64 = 40;
 
-/// Wraps a `MemoryStore`: every listing of versions answers `versions` (and is counted), and
-/// reads of the `cut_key` object fail after 40 bytes like a dropped connection.
+/// Wraps a `MemoryStore`: every listing of versions answers `versions` (and is counted), reads
+/// of the `cut_key` object fail after 40 bytes like a dropped connection, and each read yields
+/// once before it starts so that concurrent reads overlap (the most at once is kept).
 #[derive(Debug)]
 pub struct TestStore {
     /// The objects and the per-object read failures.
@@ -21,6 +24,8 @@ pub struct TestStore {
     /// The key whose reads break part-way, if any.
     pub cut_key: Option<String>,
     listings: AtomicUsize,
+    reads_in_flight: AtomicUsize,
+    peak_reads: AtomicUsize,
 }
 
 impl TestStore {
@@ -31,6 +36,8 @@ impl TestStore {
             versions: Ok(Vec::new()),
             cut_key: None,
             listings: AtomicUsize::new(0),
+            reads_in_flight: AtomicUsize::new(0),
+            peak_reads: AtomicUsize::new(0),
         }
     }
 
@@ -49,6 +56,11 @@ impl TestStore {
     /// How many times versions were listed.
     pub fn listings(&self) -> usize {
         self.listings.load(Ordering::SeqCst)
+    }
+
+    /// The most object reads that were in flight at once.
+    pub fn peak_reads(&self) -> usize {
+        self.peak_reads.load(Ordering::SeqCst)
     }
 }
 
@@ -81,16 +93,27 @@ impl DigestStore for TestStore {
         F: FnOnce(&mut dyn Read) -> T + Send + 'static,
     {
         let cut = self.cut_key.as_deref() == Some(key);
-        self.inner.read_object(bucket, key, move |r| {
-            if !cut {
-                return consume(r);
-            }
-            let mut head = Vec::new();
-            // A read error here would be the memory cursor's; none can occur.
-            let _ = r.take(CUT_AFTER_BYTES).read_to_end(&mut head);
-            let failing = io::Cursor::new(head).chain(ConnectionReset);
-            consume(&mut { failing })
-        })
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        async move {
+            let now = self.reads_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak_reads.fetch_max(now, Ordering::SeqCst);
+            YieldOnce(false).await;
+            let result = self
+                .inner
+                .read_object(&bucket, &key, move |r| {
+                    if !cut {
+                        return consume(r);
+                    }
+                    let mut head = Vec::new();
+                    // A read error here would be the memory cursor's; none can occur.
+                    let _ = r.take(CUT_AFTER_BYTES).read_to_end(&mut head);
+                    let failing = io::Cursor::new(head).chain(ConnectionReset);
+                    consume(&mut { failing })
+                })
+                .await;
+            self.reads_in_flight.fetch_sub(1, Ordering::SeqCst);
+            result
+        }
     }
 
     fn list_versions(
@@ -112,5 +135,20 @@ impl Read for ConnectionReset {
             io::ErrorKind::ConnectionReset,
             "connection reset by peer",
         ))
+    }
+}
+
+/// Pending once (waking itself at once), then ready: lets other reads start in between.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
