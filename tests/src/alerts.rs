@@ -6,11 +6,17 @@ use serde_json::Value;
 
 /// An SNS topic with an SQS queue subscribed to it; returns (topic ARN, queue URL).
 pub async fn topic_with_queue(cfg: &SdkConfig) -> (String, String) {
+    named_topic_with_queue(cfg, "trailwatch-alerts", "alerts").await
+}
+
+/// The topic `topic` with the SQS queue `queue` subscribed to it (several in one moto, e.g. one
+/// per fault cell); returns (topic ARN, queue URL).
+pub async fn named_topic_with_queue(cfg: &SdkConfig, topic: &str, queue: &str) -> (String, String) {
     let sns = aws_sdk_sns::Client::new(cfg);
     let sqs = aws_sdk_sqs::Client::new(cfg);
     let topic_arn = sns
         .create_topic()
-        .name("trailwatch-alerts")
+        .name(topic)
         .send()
         .await
         .unwrap()
@@ -18,7 +24,7 @@ pub async fn topic_with_queue(cfg: &SdkConfig) -> (String, String) {
         .unwrap();
     let queue_url = sqs
         .create_queue()
-        .queue_name("alerts")
+        .queue_name(queue)
         .send()
         .await
         .unwrap()

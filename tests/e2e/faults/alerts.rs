@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use trailwatch_e2e::alerts::drain_envelopes;
+use trailwatch_e2e::alerts::{drain_envelopes, named_topic_with_queue};
 use trailwatch_e2e::faults::Exchange;
 
 use super::harness::{CellResult, counts};
@@ -31,43 +31,8 @@ fn identity(subject: &str, doc: &str) -> String {
 
 /// A topic for one cell with an SQS queue subscribed to it; returns (topic ARN, queue URL).
 pub(crate) async fn topic_with_queue(cfg: &aws_config::SdkConfig, id: &str) -> (String, String) {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let sns = aws_sdk_sns::Client::new(cfg);
-    let sqs = aws_sdk_sqs::Client::new(cfg);
-    let topic_arn = sns
-        .create_topic()
-        .name(format!("alerts-{id}"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("alerts-{id}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
-    (topic_arn, queue_url)
+    let name = format!("alerts-{id}");
+    named_topic_with_queue(cfg, &name, &name).await
 }
 
 /// The identities of every alert delivered to the cell's queue.
