@@ -6,7 +6,7 @@
 use serde_json::Value;
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::chains::{public_keys_file, variant};
-use trailwatch_e2e::{LambdaWatch, Moto, events, upload_objects};
+use trailwatch_e2e::{LambdaWatch, Moto, create_versioned_bucket, events, upload_objects};
 use trailwatch_shared::digest::testkit::{
     ChainOptions, TestChain, TestKey, TrailLayout, VariantCase, gzip,
 };
@@ -66,17 +66,7 @@ async fn verify_with(case: &VariantCase, index: usize, keys: Keys) -> Outcome {
     let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
     let s3 = moto.s3().await;
     let bucket = case.chains[0].layout.bucket.clone();
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned_bucket(&s3, &bucket).await;
     upload_objects(&s3, case.objects()).await;
     let key = case.chains[0].digests[index].key.clone();
     let version = s3
@@ -232,17 +222,7 @@ async fn the_version_named_in_the_event_is_verified_not_a_later_overwrite() {
     let s3 = moto.s3().await;
     let chain = &case.chains[0];
     let bucket = chain.layout.bucket.clone();
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned_bucket(&s3, &bucket).await;
     upload_objects(&s3, case.objects()).await;
     let d = &chain.digests[2];
     let head = |s3: aws_sdk_s3::Client| {
@@ -273,12 +253,7 @@ async fn the_version_named_in_the_event_is_verified_not_a_later_overwrite() {
     assert_ne!(original, overwrite);
 
     let keys = public_keys_file(&case, "us-east-1");
-    let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        keys.path().to_string_lossy().into(),
-    ));
+    let env = moto.verifier_env(&topic_arn, &keys);
     let watch = LambdaWatch::start("digest-verifier", &env);
     let sqs = aws_sdk_sqs::Client::new(&cfg);
     let first = watch.invoke(&events::eventbridge_object_version_created(

@@ -14,7 +14,7 @@ use alerter::config::AlerterConfig;
 use alerter::handler::{Alerter, ObjectOutcome};
 use serde_json::{Value, json};
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
-use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip};
+use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, put_object};
 use trailwatch_lambda_common::sns::SnsPublisher;
 use trailwatch_lambda_common::sns::once::AlertLedger;
 use trailwatch_lambda_common::state::MemoryStateStore;
@@ -62,13 +62,7 @@ async fn world() -> World {
 async fn put_fixture(w: &World, name: &str) -> String {
     let body = std::fs::read(fixture(&format!("cloudtrail/{name}"))).unwrap();
     let key = format!("{PREFIX}{name}.gz");
-    w.s3.put_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .body(gzip(&body).into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&w.s3, BUCKET, &key, gzip(&body)).await;
     key
 }
 
@@ -198,13 +192,7 @@ async fn handler_publishes_one_message_per_triggered_rule_per_file() {
     let no_mfa = put_fixture(&w, NO_MFA).await;
     let quiet = put_fixture(&w, QUIET).await;
     // Not CloudTrail log files: skipped and counted, never failed.
-    w.s3.put_object()
-        .bucket(BUCKET)
-        .key(PREFIX)
-        .body(Vec::new().into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&w.s3, BUCKET, PREFIX, Vec::new()).await;
     let state = handler_state(
         &w,
         &w.topic_arn,
@@ -381,13 +369,7 @@ async fn a_damaged_file_still_alerts_for_what_was_read_then_fails() {
     // Cut just after the last StopLogging record: the JSON is unterminated.
     let cut = text.rfind("\"eventName\":\"StopLogging\"").unwrap() + 2000;
     let key = format!("{PREFIX}{ATTACK}.gz");
-    w.s3.put_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .body(gzip(&text.as_bytes()[..cut]).into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&w.s3, BUCKET, &key, gzip(&text.as_bytes()[..cut])).await;
     let state = handler_state(
         &w,
         &w.topic_arn,
@@ -431,13 +413,13 @@ async fn binary_under_lambda_runtime_api_alerts_with_builtin_and_s3_custom_rules
          "severity": "LOW", "threshold": 17},
         {"id": "SecurityHub:CloudWatch.8", "pattern": "{ $.eventSource = s3.amazonaws.com }", "severity": "LOW", "enabled": false}
     ]});
-    w.s3.put_object()
-        .bucket("trail-bucket")
-        .key("config/rules.json")
-        .body(rules.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    put_object(
+        &w.s3,
+        "trail-bucket",
+        "config/rules.json",
+        rules.to_string().into_bytes(),
+    )
+    .await;
 
     let mut env = w.moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), w.topic_arn.clone()));

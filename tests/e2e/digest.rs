@@ -9,7 +9,9 @@ use digest_verifier::{DigestVerifier, VerifierConfig};
 use serde_json::Value;
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::chains::{public_keys_file, variant};
-use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary, upload_objects};
+use trailwatch_e2e::{
+    LambdaWatch, Moto, create_versioned_bucket, events, function_binary, upload_objects,
+};
 use trailwatch_lambda_common::key_source::KeySource;
 use trailwatch_lambda_common::s3_store::S3DigestStore;
 use trailwatch_lambda_common::sns::SnsPublisher;
@@ -131,36 +133,25 @@ async fn binary_under_cargo_lambda_alerts_on_a_broken_chain_only() {
     let case = variant("digest_deleted_middle");
     upload_objects(&s3, case.objects()).await;
     let keys = public_keys_file(&case, "us-east-1");
-    let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        keys.path().to_string_lossy().into_owned(),
-    ));
+    let mut env = moto.verifier_env(&topic_arn, &keys);
     env.push(("MAX_CONCURRENCY".into(), "4".into()));
     let watch = LambdaWatch::start("digest-verifier", &env);
     let chain = &case.chains[0];
     let (clean, broken) = (&chain.digests[5], &chain.digests[4]);
 
-    let r = watch
-        .invoke(&events::eventbridge_object_created(
-            &clean.bucket,
-            &clean.key,
-        ))
-        .expect("invoke clean");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_created(&clean.bucket, &clean.key),
+        "invoke clean",
+    );
     assert!(
         drain(&moto, &queue_url).await.is_empty(),
         "no alert for a clean digest"
     );
 
-    let r = watch
-        .invoke(&events::eventbridge_object_created(
-            &broken.bucket,
-            &broken.key,
-        ))
-        .expect("invoke broken");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_created(&broken.bucket, &broken.key),
+        "invoke broken",
+    );
     let alerts = drain(&moto, &queue_url).await;
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(attribute(&alerts[0], "rule_id"), "DIGEST_MISSING");
@@ -220,15 +211,10 @@ async fn binary_alerts_once_per_deleted_log_and_digest_and_never_on_other_keys()
     let watch = LambdaWatch::start("digest-verifier", &env);
 
     for key in [&log.key, &digest.key] {
-        let r = watch
-            .invoke(&events::eventbridge_object_deleted(
-                bucket,
-                key,
-                None,
-                "Permanently Deleted",
-            ))
-            .expect("invoke deletion");
-        assert_eq!(r["status"], "ok", "{r}");
+        let r = watch.invoke_ok(
+            &events::eventbridge_object_deleted(bucket, key, None, "Permanently Deleted"),
+            "invoke deletion",
+        );
         assert_eq!(r["deletions"], 1, "{r}");
     }
     let alerts = drain(&moto, &queue_url).await;
@@ -261,15 +247,15 @@ async fn binary_alerts_once_per_deleted_log_and_digest_and_never_on_other_keys()
     }
 
     // A deletion outside AWSLogs/ is counted, not alerted.
-    let r = watch
-        .invoke(&events::eventbridge_object_deleted(
+    watch.invoke_ok(
+        &events::eventbridge_object_deleted(
             bucket,
             "exports/report.csv",
             None,
             "Permanently Deleted",
-        ))
-        .expect("invoke other deletion");
-    assert_eq!(r["status"], "ok", "{r}");
+        ),
+        "invoke other deletion",
+    );
     assert!(drain(&moto, &queue_url).await.is_empty());
 
     let stdout = watch.stop_and_collect_stdout();
@@ -280,17 +266,7 @@ async fn binary_alerts_once_per_deleted_log_and_digest_and_never_on_other_keys()
 /// A fresh versioned bucket (what `CreateTrail=true` deploys), with the variant uploaded once.
 async fn versioned_upload(s3: &aws_sdk_s3::Client, case: &VariantCase) {
     let bucket = &case.chains[0].layout.bucket;
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned_bucket(s3, bucket).await;
     upload_objects(s3, case.objects()).await;
 }
 
@@ -336,12 +312,10 @@ async fn binary_alerts_once_on_an_overwritten_log_and_never_on_a_first_write() {
     let watch = LambdaWatch::start("digest-verifier", &env);
 
     // The delivery itself: one version, no alert (and a log file gets no other work).
-    let r = watch
-        .invoke(&events::eventbridge_object_version_created(
-            bucket, &log.key, &first,
-        ))
-        .expect("invoke first write");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_version_created(bucket, &log.key, &first),
+        "invoke first write",
+    );
     assert!(
         drain(&moto, &queue_url).await.is_empty(),
         "a first write is not an overwrite"
@@ -357,10 +331,10 @@ async fn binary_alerts_once_on_an_overwritten_log_and_never_on_a_first_write() {
         .unwrap();
     let second = current_version(&s3, bucket, &log.key).await;
     assert_ne!(first, second);
-    let r = watch
-        .invoke(&created_by_someone(bucket, &log.key, &second))
-        .expect("invoke overwrite");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &created_by_someone(bucket, &log.key, &second),
+        "invoke overwrite",
+    );
     let alerts = drain(&moto, &queue_url).await;
     assert_eq!(rule_ids(&alerts), ["OBJECT_OVERWRITTEN"], "{alerts:#?}");
     let alert = &alerts[0];
@@ -396,10 +370,10 @@ async fn binary_alerts_once_on_an_overwritten_log_and_never_on_a_first_write() {
     assert_eq!(doc["affected"]["account"], account.as_str(), "{doc}");
 
     // Without a version id (an unversioned bucket's event) no check is possible: counted only.
-    let r = watch
-        .invoke(&events::eventbridge_object_created(bucket, &log.key))
-        .expect("invoke without a version id");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_created(bucket, &log.key),
+        "invoke without a version id",
+    );
     assert!(drain(&moto, &queue_url).await.is_empty());
 
     let stdout = watch.stop_and_collect_stdout();
@@ -420,21 +394,14 @@ async fn binary_alerts_on_an_overwritten_digest_and_verifies_the_events_version(
     let d = &chain.digests[2];
     let original = current_version(&s3, bucket, &d.key).await;
     let keys = public_keys_file(&case, "us-east-1");
-    let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        keys.path().to_string_lossy().into_owned(),
-    ));
+    let env = moto.verifier_env(&topic_arn, &keys);
     let watch = LambdaWatch::start("digest-verifier", &env);
 
     // The delivered digest, first write: verified, passes, no alert.
-    let r = watch
-        .invoke(&events::eventbridge_object_version_created(
-            bucket, &d.key, &original,
-        ))
-        .expect("invoke first write");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_version_created(bucket, &d.key, &original),
+        "invoke first write",
+    );
     assert!(
         drain(&moto, &queue_url).await.is_empty(),
         "a clean first write"
@@ -454,10 +421,10 @@ async fn binary_alerts_on_an_overwritten_digest_and_verifies_the_events_version(
         .unwrap();
     let forged = current_version(&s3, bucket, &d.key).await;
     assert_ne!(original, forged);
-    let r = watch
-        .invoke(&created_by_someone(bucket, &d.key, &forged))
-        .expect("invoke overwrite");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &created_by_someone(bucket, &d.key, &forged),
+        "invoke overwrite",
+    );
     let alerts = drain(&moto, &queue_url).await;
     assert_eq!(alerts.len(), 2, "overwrite and verdict: {alerts:#?}");
     let overwrite = alerts

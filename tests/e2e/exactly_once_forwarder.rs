@@ -15,7 +15,9 @@ use forwarder::stream_name::{DEFAULT_TEMPLATE, StreamNameTemplate};
 use forwarder::{Forwarder, ForwarderConfig};
 use serde_json::{Value, json};
 use trailwatch_e2e::faults::{Fault, FaultProxy, Occurrence, Rule};
-use trailwatch_e2e::{LambdaWatch, Moto, STATE_TABLE, events, fixture, gzip, time};
+use trailwatch_e2e::{
+    LambdaWatch, Moto, STATE_TABLE, events, fixture, gzip, put_object, raw_records, time,
+};
 use trailwatch_lambda_common::state::{DynamoStateStore, Store};
 
 const BUCKET: &str = "trail-bucket";
@@ -34,16 +36,6 @@ struct TrailFile {
     key: String,
     text: String,
     records: Vec<String>,
-}
-
-fn raw_records(text: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct File<'a> {
-        #[serde(borrow, rename = "Records")]
-        records: Vec<&'a serde_json::value::RawValue>,
-    }
-    let parsed: File = serde_json::from_str(text).unwrap();
-    parsed.records.iter().map(|r| r.get().to_owned()).collect()
 }
 
 /// The real Invictus file re-dated to `day` (CloudWatch Logs refuses events older than 14 days).
@@ -114,26 +106,11 @@ fn not_exactly_once(got: &[(i64, String)], expected: &[&TrailFile]) -> Vec<(Stri
 }
 
 async fn setup(moto: &Moto) -> (aws_sdk_s3::Client, aws_sdk_cloudwatchlogs::Client) {
-    let cfg = moto.sdk_config().await;
-    let s3 = moto.s3().await;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    logs.create_log_group()
-        .log_group_name(GROUP)
-        .send()
-        .await
-        .unwrap();
-    (s3, logs)
+    moto.bucket_and_log_group(BUCKET, GROUP).await
 }
 
 async fn put(s3: &aws_sdk_s3::Client, file: &TrailFile) {
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(&file.key)
-        .body(gzip(file.text.as_bytes()).into())
-        .send()
-        .await
-        .unwrap();
+    put_object(s3, BUCKET, &file.key, gzip(file.text.as_bytes())).await;
 }
 
 /// EMF lines of one kind (`FilesProcessed`, `FilesAlreadyProcessed`, ...) in a function's stdout.
@@ -147,16 +124,8 @@ fn emf(stdout: &str, metric: &str) -> Vec<Value> {
 
 /// The state table's record of the forwarder's work on `key` (items are few: a scan is fine).
 async fn work_item(moto: &Moto, key: &str) -> Option<Value> {
-    let ddb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
-    let items = ddb
-        .scan()
-        .table_name(STATE_TABLE)
-        .send()
+    moto.state_table_items()
         .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
-    items
         .into_iter()
         .find(|item| {
             item.get("pk")

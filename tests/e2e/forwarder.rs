@@ -7,7 +7,7 @@ use forwarder::sink::CloudWatchSink;
 use forwarder::stream_name::{DEFAULT_TEMPLATE, StreamNameTemplate};
 use forwarder::{Forwarder, ForwarderConfig, ObjectOutcome};
 use serde_json::{Value, json};
-use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, time};
+use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, put_object, raw_records, time};
 use trailwatch_lambda_common::state::memory::MemoryStateStore;
 
 const BUCKET: &str = "trail-bucket";
@@ -24,16 +24,6 @@ fn redated(name: &str, old_day: &str, day: &str) -> (String, Vec<String>) {
     let text = text.replace(&format!("\"{old_day}T"), &format!("\"{day}T"));
     let raws = raw_records(&text);
     (text, raws)
-}
-
-fn raw_records(text: &str) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct File<'a> {
-        #[serde(borrow, rename = "Records")]
-        records: Vec<&'a serde_json::value::RawValue>,
-    }
-    let parsed: File = serde_json::from_str(text).unwrap();
-    parsed.records.iter().map(|r| r.get().to_owned()).collect()
 }
 
 async fn read_stream(logs: &aws_sdk_cloudwatchlogs::Client, stream: &str) -> Vec<(i64, String)> {
@@ -69,26 +59,11 @@ fn assert_delivered(got: &[(i64, String)], expected: &[String]) {
 }
 
 async fn setup(moto: &Moto) -> (aws_sdk_s3::Client, aws_sdk_cloudwatchlogs::Client) {
-    let cfg = moto.sdk_config().await;
-    let s3 = moto.s3().await;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    logs.create_log_group()
-        .log_group_name(GROUP)
-        .send()
-        .await
-        .unwrap();
-    (s3, logs)
+    moto.bucket_and_log_group(BUCKET, GROUP).await
 }
 
 async fn put(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) {
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
+    put_object(s3, BUCKET, key, body).await;
 }
 
 fn forwarder_state(

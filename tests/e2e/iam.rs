@@ -25,7 +25,8 @@ use trailwatch_e2e::chains::{public_keys_file, variant};
 use trailwatch_e2e::iam::{RoleCredentials, for_moto, role_with_policies, without_action};
 use trailwatch_e2e::template::{Bindings, ResourceValues, function_policies};
 use trailwatch_e2e::{
-    LambdaWatch, Moto, STATE_TABLE, create_state_table, events, fixture, gzip, time, upload_objects,
+    LambdaWatch, Moto, STATE_TABLE, create_state_table, create_versioned_bucket, events, fixture,
+    gzip, time, upload_objects,
 };
 use trailwatch_shared::digest::testkit::VariantCase;
 
@@ -57,17 +58,7 @@ async fn world(bucket: &str) -> World {
     let aws = Moto::start();
     let sns_moto = Moto::start();
     let s3 = aws.s3().await;
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned_bucket(&s3, bucket).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&aws.sdk_config().await);
     logs.create_log_group()
         .log_group_name(LOG_GROUP)
@@ -77,14 +68,7 @@ async fn world(bucket: &str) -> World {
     // The state table, as the stack creates it: every function claims its work there (under
     // the role's dynamodb:UpdateItem / GetItem), so exactly-once runs under enforcement too.
     create_state_table(&aws.sdk_config().await, STATE_TABLE).await;
-    let topic_arn = aws_sdk_sns::Client::new(&sns_moto.sdk_config().await)
-        .create_topic()
-        .name(TOPIC)
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic_arn = sns_moto.create_topic(TOPIC).await;
     World {
         aws,
         sns: sns_moto,
@@ -190,6 +174,33 @@ impl World {
         (results, log)
     }
 
+    /// Runs `function` once on `event` under enforcement, where a permission is missing: the
+    /// invocation must fail (`failure` says why it should) with a PermissionDenied document.
+    fn run_refused(
+        &self,
+        function: &str,
+        env: &[(String, String)],
+        event: Value,
+        failure: &str,
+    ) -> Refusal {
+        let (mut results, log) = self.run_enforced(function, env, &[event]);
+        let error = results.remove(0).expect_err(failure);
+        let document = permission_denied_document(&error, &log);
+        Refusal {
+            error,
+            document,
+            log,
+        }
+    }
+
+    /// Uploads the attack fixture as CloudTrail wrote it; returns its key and version.
+    async fn put_attack(&self) -> (String, String) {
+        let key = format!("{PREFIX}{ATTACK}.gz");
+        let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
+        let version = self.put(&key, &raw).await;
+        (key, version)
+    }
+
     /// A role with `policies` (adapted to what moto evaluates), assumed.
     async fn role(&self, name: &str, policies: &[Value]) -> RoleCredentials {
         let moto_policies: Vec<Value> = policies.iter().map(for_moto).collect();
@@ -240,6 +251,14 @@ fn record_count(text: &str) -> usize {
         .as_array()
         .unwrap()
         .len()
+}
+
+/// An invocation refused for a missing permission: its error text, that text's document, and
+/// the function's log.
+struct Refusal {
+    error: String,
+    document: Value,
+    log: String,
 }
 
 /// The error document of an invocation that failed for a missing permission; asserts it says so
@@ -407,17 +426,12 @@ async fn forwarder_without_the_state_table_statement_fails_with_permission_denie
     let version = w.put(&key, redated(ATTACK).as_bytes()).await;
     let policies = w.template_policies_without_state_table("ForwarderFunction", &[]);
     let role = w.role("forwarder-no-state", &policies).await;
-    let (mut results, log) = w.run_enforced(
+    let Refusal { document, .. } = w.run_refused(
         "forwarder",
         &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
-        &[events::eventbridge_object_version_created(
-            &w.bucket, &key, &version,
-        )],
+        events::eventbridge_object_version_created(&w.bucket, &key, &version),
+        "a refused claim fails the invocation",
     );
-    let error = results
-        .remove(0)
-        .expect_err("a refused claim fails the invocation");
-    let document = permission_denied_document(&error, &log);
     assert!(
         document["errorMessage"]
             .as_str()
@@ -494,23 +508,16 @@ fn params<'a>(p: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerter_without_the_state_table_statement_fails_with_permission_denied() {
     let w = alerter_world("trail-alerter-no-state").await;
-    let key = format!("{PREFIX}{ATTACK}.gz");
-    let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
-    let version = w.put(&key, &raw).await;
+    let (key, version) = w.put_attack().await;
     let p = alerter_parameters();
     let policies = w.template_policies_without_state_table("AlerterFunction", &params(&p));
     let role = w.role("alerter-no-state", &policies).await;
-    let (mut results, log) = w.run_enforced(
+    let Refusal { document, .. } = w.run_refused(
         "alerter",
         &alerter_env(&w, &role),
-        &[events::eventbridge_object_version_created(
-            &w.bucket, &key, &version,
-        )],
+        events::eventbridge_object_version_created(&w.bucket, &key, &version),
+        "a refused claim fails the invocation",
     );
-    let error = results
-        .remove(0)
-        .expect_err("a refused claim fails the invocation");
-    let document = permission_denied_document(&error, &log);
     assert!(
         document["errorMessage"]
             .as_str()
@@ -527,9 +534,7 @@ async fn alerter_without_the_state_table_statement_fails_with_permission_denied(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerter_reads_its_rules_and_alerts_with_the_templates_permissions() {
     let w = alerter_world("trail-alerter").await;
-    let key = format!("{PREFIX}{ATTACK}.gz");
-    let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
-    let version = w.put(&key, &raw).await;
+    let (key, version) = w.put_attack().await;
     let p = alerter_parameters();
     let role = w
         .role(
@@ -578,26 +583,20 @@ async fn alerter_reads_its_rules_and_alerts_with_the_templates_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerter_without_get_object_version_reports_the_missing_permission() {
     let w = alerter_world("trail-alerter-denied").await;
-    let key = format!("{PREFIX}{ATTACK}.gz");
-    let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
-    let version = w.put(&key, &raw).await;
+    let (key, version) = w.put_attack().await;
     let p = alerter_parameters();
     let policies = without_action(
         &w.template_policies("AlerterFunction", &params(&p)),
         "s3:GetObjectVersion",
     );
     let role = w.role("alerter-no-version", &policies).await;
-    let (mut results, log) = w.run_enforced(
+    let Refusal { error, log, .. } = w.run_refused(
         "alerter",
         &alerter_env(&w, &role),
-        &[events::eventbridge_object_version_created(
-            &w.bucket, &key, &version,
-        )],
+        events::eventbridge_object_version_created(&w.bucket, &key, &version),
+        "a refused read fails the invocation",
     );
 
-    let error = results
-        .remove(0)
-        .expect_err("a refused read fails the invocation");
     assert_permission_error(&error, &log, &w.bucket, &key, "s3:GetObjectVersion");
     assert!(
         w.sns.sent_notifications().is_empty(),
@@ -627,9 +626,7 @@ async fn alerter_security_hub_run() {
         .await;
         let hub = aws_sdk_securityhub::Client::new(&w.aws.sdk_config().await);
         hub.enable_security_hub().send().await.unwrap();
-        let key = format!("{PREFIX}{ATTACK}.gz");
-        let raw = std::fs::read(fixture(&format!("cloudtrail/{ATTACK}"))).unwrap();
-        let version = w.put(&key, &raw).await;
+        let (key, version) = w.put_attack().await;
         let mut policies = w.template_policies("AlerterFunction", &params(&p));
         if !with_statement {
             policies = without_action(&policies, "securityhub:BatchImportFindings");
@@ -838,16 +835,12 @@ async fn digest_verifier_without_the_state_table_statement_fails_with_permission
     let role = w.role("digest-verifier-no-state", &policies).await;
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
-    let (mut results, log) = w.run_enforced(
+    let Refusal { error, log, .. } = w.run_refused(
         "digest-verifier",
         &verifier_env(&w, &role, &keys),
-        &[events::s3_put(bucket, &[key])],
+        events::s3_put(bucket, &[key]),
+        "a refused claim fails the invocation",
     );
-
-    let error = results
-        .remove(0)
-        .expect_err("a refused claim fails the invocation");
-    permission_denied_document(&error, &log);
     assert!(error.contains("state table refused"), "{error}");
     assert!(
         verdicts(&log).is_empty(),
@@ -866,16 +859,12 @@ async fn digest_verifier_without_get_object_reports_an_error_not_tampering() {
     let (w, keys, role) = verifier_world(&case, Some("s3:GetObject"), &[]).await;
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
-    let (mut results, log) = w.run_enforced(
+    let Refusal { error, log, .. } = w.run_refused(
         "digest-verifier",
         &verifier_env(&w, &role, &keys),
-        &[events::s3_put(bucket, &[key])],
+        events::s3_put(bucket, &[key]),
+        "an unreadable digest fails the invocation",
     );
-
-    let error = results
-        .remove(0)
-        .expect_err("an unreadable digest fails the invocation");
-    permission_denied_document(&error, &log);
     assert!(
         error.contains(key)
             && error.contains("s3:GetObject ")
@@ -900,18 +889,12 @@ async fn digest_verifier_without_get_object_version_reports_an_error_not_tamperi
     let digests = case.stored_digests();
     let (bucket, key) = &digests[0];
     let version = version_of(&w, bucket, key).await;
-    let (mut results, log) = w.run_enforced(
+    let Refusal { error, log, .. } = w.run_refused(
         "digest-verifier",
         &verifier_env(&w, &role, &keys),
-        &[events::eventbridge_object_version_created(
-            bucket, key, &version,
-        )],
+        events::eventbridge_object_version_created(bucket, key, &version),
+        "a digest whose version cannot be read fails the invocation",
     );
-
-    let error = results
-        .remove(0)
-        .expect_err("a digest whose version cannot be read fails the invocation");
-    permission_denied_document(&error, &log);
     assert!(
         error.contains(key) && error.contains("s3:GetObjectVersion"),
         "the error names the digest and the action: {error}"

@@ -23,23 +23,11 @@ async fn range_check(case: &VariantCase, late_by: i64, alert_on_warn: bool) -> C
     let moto = Moto::start();
     let s3 = moto.s3().await;
     upload_objects(&s3, case.objects()).await;
-    let topic_arn = aws_sdk_sns::Client::new(&moto.sdk_config().await)
-        .create_topic()
-        .name("alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic_arn = moto.create_topic("alerts").await;
     let run = &case.runs[0].request;
     let keys = public_keys_file(case, &run.region);
 
-    let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        keys.path().to_string_lossy().into(),
-    ));
+    let mut env = moto.verifier_env(&topic_arn, &keys);
     env.push(("ALERT_ON_WARN".into(), alert_on_warn.to_string()));
     let watch = LambdaWatch::start("digest-verifier", &env);
     let end = run.end + late_by;

@@ -12,7 +12,7 @@ use aws_sdk_securityhub::types::AwsSecurityFinding;
 use serde_json::{Value, json};
 use trailwatch_e2e::alerts::{drain_envelopes, topic_with_queue};
 use trailwatch_e2e::chains::{public_keys_file, variant};
-use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, upload_objects};
+use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, gzip, put_object, upload_objects};
 
 const BUCKET: &str = "trail-bucket";
 const PREFIX: &str = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/";
@@ -78,6 +78,34 @@ async fn findings(hub: &aws_sdk_securityhub::Client) -> BTreeMap<String, AwsSecu
     }
 }
 
+/// A moto with Security Hub enabled and the alert topic with a queue subscribed to it.
+struct HubWorld {
+    moto: Moto,
+    hub: aws_sdk_securityhub::Client,
+    s3: aws_sdk_s3::Client,
+    topic_arn: String,
+    queue_url: String,
+}
+
+/// A `HubWorld`; with `trail_bucket`, the trail bucket the fixtures go to is created too.
+async fn hub_world(trail_bucket: bool) -> HubWorld {
+    let moto = Moto::start();
+    let cfg = moto.sdk_config().await;
+    let hub = hub(&moto).await;
+    let s3 = moto.s3().await;
+    if trail_bucket {
+        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    }
+    let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
+    HubWorld {
+        moto,
+        hub,
+        s3,
+        topic_arn,
+        queue_url,
+    }
+}
+
 fn env(moto: &Moto, topic_arn: &str, security_hub: bool) -> Vec<(String, String)> {
     let mut env = moto.env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn.into()));
@@ -91,13 +119,7 @@ fn env(moto: &Moto, topic_arn: &str, security_hub: bool) -> Vec<(String, String)
 async fn put_fixture(s3: &aws_sdk_s3::Client, name: &str) -> String {
     let body = std::fs::read(fixture(&format!("cloudtrail/{name}"))).unwrap();
     let key = format!("{PREFIX}{name}.gz");
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .body(gzip(&body).into())
-        .send()
-        .await
-        .unwrap();
+    put_object(s3, BUCKET, &key, gzip(&body)).await;
     key
 }
 
@@ -175,21 +197,19 @@ fn alerter_imports_one_finding_per_alert_and_a_redelivery_updates_them() {
 }
 
 async fn alerter_imports_one_finding_per_alert_and_a_redelivery_updates_them_run() {
-    let moto = Moto::start();
-    let cfg = moto.sdk_config().await;
-    let hub = hub(&moto).await;
-    let s3 = moto.s3().await;
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
+    let HubWorld {
+        moto,
+        hub,
+        s3,
+        topic_arn,
+        queue_url,
+    } = hub_world(true).await;
     let attack = put_fixture(&s3, ATTACK).await;
     let no_mfa = put_fixture(&s3, NO_MFA).await;
 
     let watch = LambdaWatch::start("alerter", &env(&moto, &topic_arn, true));
     for key in [&attack, &no_mfa] {
-        let r = watch
-            .invoke(&events::eventbridge_object_created(BUCKET, key))
-            .expect("invoke");
-        assert_eq!(r["status"], "ok", "{r}");
+        watch.invoke_ok(&events::eventbridge_object_created(BUCKET, key), "invoke");
     }
     let sent = alerts(&moto, &queue_url).await;
     let first = findings(&hub).await;
@@ -251,10 +271,10 @@ async fn alerter_imports_one_finding_per_alert_and_a_redelivery_updates_them_run
     // record): the alerts go out again, and each finding is updated, not added.
     std::thread::sleep(std::time::Duration::from_millis(20));
     let watch = LambdaWatch::start("alerter", &env(&moto, &topic_arn, true));
-    let r = watch
-        .invoke(&events::eventbridge_object_created(BUCKET, &attack))
-        .expect("redeliver");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_created(BUCKET, &attack),
+        "redeliver",
+    );
     let resent = alerts(&moto, &queue_url).await;
     assert_eq!(resent.len(), 4, "{resent:?}");
     let second = findings(&hub).await;
@@ -294,12 +314,13 @@ fn with_the_state_table_a_repeated_delivery_imports_nothing_again() {
 }
 
 async fn with_the_state_table_a_repeated_delivery_imports_nothing_again_run() {
-    let moto = Moto::start();
-    let cfg = moto.sdk_config().await;
-    let hub = hub(&moto).await;
-    let s3 = moto.s3().await;
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
+    let HubWorld {
+        moto,
+        hub,
+        s3,
+        topic_arn,
+        queue_url,
+    } = hub_world(true).await;
     let attack = put_fixture(&s3, ATTACK).await;
     let mut env = env(&moto, &topic_arn, true);
     env.extend(moto.with_state_table().await);
@@ -329,11 +350,13 @@ fn digest_verifier_imports_a_tamper_finding_and_a_re_verification_updates_it() {
 }
 
 async fn digest_verifier_imports_a_tamper_finding_and_a_re_verification_updates_it_run() {
-    let moto = Moto::start();
-    let cfg = moto.sdk_config().await;
-    let hub = hub(&moto).await;
-    let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
-    let s3 = moto.s3().await;
+    let HubWorld {
+        moto,
+        hub,
+        s3,
+        topic_arn,
+        queue_url,
+    } = hub_world(false).await;
     // digest_deleted_middle: #3 is gone, so #4's link points to nothing; #5 is clean.
     let case = variant("digest_deleted_middle");
     upload_objects(&s3, case.objects()).await;
@@ -347,24 +370,18 @@ async fn digest_verifier_imports_a_tamper_finding_and_a_re_verification_updates_
     let (clean, broken) = (&chain.digests[5], &chain.digests[4]);
 
     let watch = LambdaWatch::start("digest-verifier", &env);
-    let r = watch
-        .invoke(&events::eventbridge_object_created(
-            &clean.bucket,
-            &clean.key,
-        ))
-        .expect("invoke clean");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_created(&clean.bucket, &clean.key),
+        "invoke clean",
+    );
     assert!(
         findings(&hub).await.is_empty(),
         "no finding for a clean digest"
     );
-    let r = watch
-        .invoke(&events::eventbridge_object_created(
-            &broken.bucket,
-            &broken.key,
-        ))
-        .expect("invoke broken");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_created(&broken.bucket, &broken.key),
+        "invoke broken",
+    );
     assert_eq!(
         alerts(&moto, &queue_url).await,
         [("DIGEST_MISSING".to_owned(), "CRITICAL".to_owned())]
@@ -423,18 +440,19 @@ fn switched_off_nothing_is_imported_and_the_alerts_still_go_out() {
 }
 
 async fn switched_off_nothing_is_imported_and_the_alerts_still_go_out_run() {
-    let moto = Moto::start();
-    let cfg = moto.sdk_config().await;
-    let hub = hub(&moto).await;
-    let s3 = moto.s3().await;
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let (topic_arn, queue_url) = topic_with_queue(&cfg).await;
+    let HubWorld {
+        moto,
+        hub,
+        s3,
+        topic_arn,
+        queue_url,
+    } = hub_world(true).await;
     let attack = put_fixture(&s3, ATTACK).await;
     let watch = LambdaWatch::start("alerter", &env(&moto, &topic_arn, false));
-    let r = watch
-        .invoke(&events::eventbridge_object_created(BUCKET, &attack))
-        .expect("invoke");
-    assert_eq!(r["status"], "ok", "{r}");
+    watch.invoke_ok(
+        &events::eventbridge_object_created(BUCKET, &attack),
+        "invoke",
+    );
     assert_eq!(alerts(&moto, &queue_url).await.len(), 4);
     assert!(findings(&hub).await.is_empty());
 }

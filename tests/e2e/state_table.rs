@@ -341,7 +341,7 @@ async fn a_missing_table_is_unavailable_not_refused_and_not_a_lost_lease() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_calls_per_file_measured_through_the_real_binaries() {
     use trailwatch_e2e::faults::FaultProxy;
-    use trailwatch_e2e::{LambdaWatch, events, fixture, gzip, time};
+    use trailwatch_e2e::{LambdaWatch, events, fixture, gzip, put_object, time};
 
     const BUCKET: &str = "trail";
     const LOG_GROUP: &str = "/trailwatch/cloudtrail";
@@ -356,14 +356,7 @@ async fn dynamodb_calls_per_file_measured_through_the_real_binaries() {
         .send()
         .await
         .unwrap();
-    let topic_arn = aws_sdk_sns::Client::new(&sdk)
-        .create_topic()
-        .name("alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic_arn = moto.create_topic("alerts").await;
     let day = time::yesterday();
     let mut keys = Vec::new();
     for entry in std::fs::read_dir(fixture("cloudtrail")).unwrap() {
@@ -376,13 +369,7 @@ async fn dynamodb_calls_per_file_measured_through_the_real_binaries() {
             .unwrap()
             .replace("\"2023-07-10T", &format!("\"{day}T"));
         let key = format!("AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/{name}.gz");
-        s3.put_object()
-            .bucket(BUCKET)
-            .key(&key)
-            .body(gzip(text.as_bytes()).into())
-            .send()
-            .await
-            .unwrap();
+        put_object(&s3, BUCKET, &key, gzip(text.as_bytes())).await;
         keys.push(key);
     }
     assert!(keys.len() >= 4, "the bundled real files: {keys:?}");
@@ -410,14 +397,7 @@ async fn dynamodb_calls_per_file_measured_through_the_real_binaries() {
         let first = (count("UpdateItem") - before.0, count("GetItem") - before.1);
         // The record's owner is the invocation's request id (runtime's task-local reached the
         // store), and its lease the invocation's deadline, not a fallback.
-        let items = aws_sdk_dynamodb::Client::new(&sdk)
-            .scan()
-            .table_name(trailwatch_e2e::STATE_TABLE)
-            .send()
-            .await
-            .unwrap()
-            .items
-            .unwrap_or_default();
+        let items = moto.state_table_items().await;
         let mine: Vec<_> = items
             .iter()
             .filter(|i| {
@@ -494,16 +474,8 @@ async fn verifier_dynamodb_calls_per_digest_measured_through_the_real_binary() {
     use trailwatch_e2e::{LambdaWatch, events, upload_objects};
 
     let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
     let state_env = moto.with_state_table().await;
-    let topic_arn = aws_sdk_sns::Client::new(&sdk)
-        .create_topic()
-        .name("alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic_arn = moto.create_topic("alerts").await;
     let case = variant("log_modified");
     upload_objects(&moto.s3().await, case.objects()).await;
     let keys = public_keys_file(&case, "us-east-1");

@@ -153,14 +153,7 @@ async fn five_failed_sign_ins_in_300_s_across_files_raise_one_alert_with_count_a
 
     // In the table: a counter per window the files fell in, and the alert's unit of work only
     // for the window that reached the threshold.
-    let items = aws_sdk_dynamodb::Client::new(&cfg)
-        .scan()
-        .table_name(trailwatch_e2e::STATE_TABLE)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
+    let items = moto.state_table_items().await;
     let keys: Vec<String> = items
         .iter()
         .filter_map(|i| i.get("pk")?.as_s().ok().cloned())

@@ -168,6 +168,16 @@ impl LambdaWatch {
             })
     }
 
+    /// [`invoke`](Self::invoke) of an event the function must handle: panics, saying `what`, if
+    /// the invocation fails, and asserts the response's `status` is `ok`; returns the response.
+    pub fn invoke_ok(&self, payload: &serde_json::Value, what: &str) -> serde_json::Value {
+        let response = self
+            .invoke(payload)
+            .unwrap_or_else(|e| panic!("{what}: the invocation failed: {e}"));
+        assert_eq!(response["status"], "ok", "{what}: {response}");
+        response
+    }
+
     /// [`invoke`](Self::invoke) with a deadline: `None` when no answer came within `deadline`,
     /// which is what Lambda does to an invocation that outlives the function's timeout (the
     /// fault suite then drops this environment and starts a fresh one, as Lambda does).

@@ -18,8 +18,8 @@ pub mod time;
 
 pub use lambda::{LambdaWatch, function_binary};
 pub use moto::{
-    Moto, STATE_TABLE, SentNotification, aws_env, create_state_table, s3_client_for,
-    sdk_config_for, upload_objects,
+    Moto, STATE_TABLE, SentNotification, aws_env, create_state_table, create_versioned_bucket,
+    put_object, s3_client_for, sdk_config_for, upload_objects,
 };
 
 use std::path::{Path, PathBuf};
@@ -43,6 +43,18 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).expect("in-memory gzip");
     enc.finish().expect("in-memory gzip")
+}
+
+/// The records of a CloudTrail log file's text, each byte for byte as the file has it (what
+/// the forwarder must send, unchanged).
+pub fn raw_records(text: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct File<'a> {
+        #[serde(borrow, rename = "Records")]
+        records: Vec<&'a serde_json::value::RawValue>,
+    }
+    let parsed: File = serde_json::from_str(text).expect("a CloudTrail log file");
+    parsed.records.iter().map(|r| r.get().to_owned()).collect()
 }
 
 /// Finds an executable on PATH, or fails the test with how to install it (never a silent skip).

@@ -68,6 +68,66 @@ impl Moto {
     pub async fn s3(&self) -> aws_sdk_s3::Client {
         s3_client_for(&self.endpoint()).await
     }
+
+    /// The digest verifier's environment against this moto: alerts to `topic_arn`, the trail's
+    /// public keys from `keys` (a [`crate::chains::public_keys_file`]).
+    pub fn verifier_env(
+        &self,
+        topic_arn: &str,
+        keys: &tempfile::NamedTempFile,
+    ) -> Vec<(String, String)> {
+        let mut env = self.env();
+        env.push(("ALERT_TOPIC_ARN".into(), topic_arn.into()));
+        env.push((
+            "PUBLIC_KEYS_FILE".into(),
+            keys.path().to_string_lossy().into_owned(),
+        ));
+        env
+    }
+
+    /// Creates the SNS topic `name`; returns its ARN.
+    pub async fn create_topic(&self, name: &str) -> String {
+        aws_sdk_sns::Client::new(&self.sdk_config().await)
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .expect("CreateTopic returns the topic's ARN")
+    }
+
+    /// Every item of the state table (`STATE_TABLE`; a test's items are few: one scan page).
+    pub async fn state_table_items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
+            .scan()
+            .table_name(STATE_TABLE)
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+
+    /// What the forwarder reads from and writes to: `bucket` and the log group `group`, created,
+    /// with an S3 and a CloudWatch Logs client.
+    pub async fn bucket_and_log_group(
+        &self,
+        bucket: &str,
+        group: &str,
+    ) -> (aws_sdk_s3::Client, aws_sdk_cloudwatchlogs::Client) {
+        let s3 = self.s3().await;
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config().await);
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+        logs.create_log_group()
+            .log_group_name(group)
+            .send()
+            .await
+            .unwrap();
+        (s3, logs)
+    }
 }
 
 /// `moto_server` with one lock around every DynamoDB request. DynamoDB applies a conditional
@@ -143,6 +203,33 @@ pub async fn s3_client_for(endpoint: &str) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Puts `body` at `bucket`/`key` as it is (gzip it first for a log file or digest).
+pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Creates `bucket` with versioning on (what `CreateTrail=true` deploys: an overwritten log or
+/// digest keeps the version CloudTrail wrote, and events name it).
+pub async fn create_versioned_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Uploads test objects with their user metadata, creating their buckets as needed.

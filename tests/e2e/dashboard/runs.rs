@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 use trailwatch_e2e::chains::{public_keys_file, variant};
-use trailwatch_e2e::{LambdaWatch, Moto, events, fixture, free_port, gzip, time, upload_objects};
+use trailwatch_e2e::{
+    LambdaWatch, Moto, create_versioned_bucket, events, fixture, free_port, gzip, put_object, time,
+    upload_objects,
+};
 
 fn ok(response: Result<Value, String>, what: &str) {
     let response = response.unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -32,27 +35,14 @@ fn security_hub_down(env: &mut Vec<(String, String)>) {
 async fn put_truncated(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, data: &[u8]) {
     let mut bytes = gzip(data);
     bytes.truncate(bytes.len() / 2);
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(bytes.into())
-        .send()
-        .await
-        .unwrap();
+    put_object(s3, bucket, key, bytes).await;
 }
 
 /// A real log file (twice: the second is a redelivery), a folder marker, a damaged file.
 pub(crate) async fn run_forwarder(moto: &Moto) -> String {
     const BUCKET: &str = "forwarder-bucket";
     const GROUP: &str = "/trailwatch/dashboard";
-    let s3 = moto.s3().await;
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config().await);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    logs.create_log_group()
-        .log_group_name(GROUP)
-        .send()
-        .await
-        .unwrap();
+    let (s3, _logs) = moto.bucket_and_log_group(BUCKET, GROUP).await;
     let day = time::yesterday();
     let (folder, compact) = (day.replace('-', "/"), day.replace('-', ""));
     let text = std::fs::read_to_string(fixture(
@@ -63,13 +53,7 @@ pub(crate) async fn run_forwarder(moto: &Moto) -> String {
     let dir = format!("AWSLogs/218007301253/CloudTrail/us-east-1/{folder}");
     let key =
         format!("{dir}/218007301253_CloudTrail_us-east-1_{compact}T1145Z_7xgocspSowgK0Gto.json.gz");
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .body(gzip(text.as_bytes()).into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&s3, BUCKET, &key, gzip(text.as_bytes())).await;
 
     let mut env = moto.env();
     env.push(("LOG_GROUP_NAME".into(), GROUP.into()));
@@ -94,14 +78,7 @@ pub(crate) async fn run_alerter(moto: &Moto) -> String {
     const BUCKET: &str = "alerter-bucket";
     let s3 = moto.s3().await;
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let topic_arn = aws_sdk_sns::Client::new(&moto.sdk_config().await)
-        .create_topic()
-        .name("dashboard-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic_arn = moto.create_topic("dashboard-alerts").await;
     let attack = "218007301253_CloudTrail_us-east-1_20230710T1205Z_UljXNp9xLp8nsAGc.json";
     let dir = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10";
     let attack_key = format!("{dir}/{attack}.gz");
@@ -122,13 +99,7 @@ pub(crate) async fn run_alerter(moto: &Moto) -> String {
         (attack_key.as_str(), gzip(&text)),
         (insight_key, gzip(insight.to_string().as_bytes())),
     ] {
-        s3.put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(bytes.into())
-            .send()
-            .await
-            .unwrap();
+        put_object(&s3, BUCKET, key, bytes).await;
     }
 
     // A rule with a period (its windows live in the state table): the trail stopped in 5 minutes.
@@ -185,34 +156,12 @@ pub(crate) async fn run_digest_verifier(moto: &Moto) -> String {
     let case = variant("log_modified");
     let chain = &case.chains[0];
     let bucket = chain.layout.bucket.clone();
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_versioned_bucket(&s3, &bucket).await;
     upload_objects(&s3, case.objects()).await;
-    let topic_arn = aws_sdk_sns::Client::new(&moto.sdk_config().await)
-        .create_topic()
-        .name("dashboard-digest-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic_arn = moto.create_topic("dashboard-digest-alerts").await;
     let run = &case.runs[0].request;
     let keys = public_keys_file(&case, &run.region);
-    let mut env = moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        keys.path().to_string_lossy().into(),
-    ));
+    let mut env = moto.verifier_env(&topic_arn, &keys);
     let watch = LambdaWatch::start("digest-verifier", &env);
 
     for digest in &chain.digests {
@@ -226,13 +175,7 @@ pub(crate) async fn run_digest_verifier(moto: &Moto) -> String {
     }
     // A log file written a second time: an overwrite.
     let log = &chain.logs[1].key;
-    s3.put_object()
-        .bucket(&bucket)
-        .key(log)
-        .body(b"{\"Records\":[]}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&s3, &bucket, log, b"{\"Records\":[]}".to_vec()).await;
     let second = s3
         .head_object()
         .bucket(&bucket)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use trailwatch_e2e::faults::{Exchange, FaultProxy, Rule};
-use trailwatch_e2e::{Moto, create_state_table, events, gzip, time};
+use trailwatch_e2e::{Moto, create_state_table, events, gzip, put_object, time};
 
 use super::harness::{CellResult, Delivery, check_end_state, clip, counts, deliver, deliver_fresh};
 
@@ -99,13 +99,7 @@ pub(crate) async fn run_as(
     let group = format!("/faults/fwd-{id}");
     let table = format!("state-fwd-{id}");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_object()
-        .bucket(&bucket)
-        .key(&file.key)
-        .body(file.gz.clone().into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&s3, &bucket, &file.key, file.gz.clone()).await;
     logs.create_log_group()
         .log_group_name(&group)
         .send()

@@ -235,14 +235,7 @@ async fn rules_fire_on_the_named_call_only_and_faults_look_like_aws() {
     assert!(String::from_utf8_lossy(dropped.body.as_ref().unwrap()).contains("\"c\""));
 
     // Query protocol: SNS Publish throttled as SNS does.
-    let topic = aws_sdk_sns::Client::new(&moto.sdk_config().await)
-        .create_topic()
-        .name("t")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
+    let topic = moto.create_topic("t").await;
     proxy.set_rules(vec![Rule::new(
         "sns",
         "Publish",
