@@ -11,7 +11,7 @@ use trailwatch_e2e::alerts::topic_with_queue;
 use trailwatch_e2e::batch_ops::RecordedJob;
 use trailwatch_e2e::batch_ops::{BatchOps, ManifestSource, parse_create_job};
 use trailwatch_e2e::chains::{public_keys_file, variant};
-use trailwatch_e2e::{LambdaWatch, Moto, function_binary, upload_objects};
+use trailwatch_e2e::{LambdaWatch, Moto, events, function_binary, upload_objects};
 use trailwatch_shared::digest::testkit::VariantCase;
 
 const ACCOUNT: &str = "123456789012";
@@ -66,12 +66,27 @@ impl World {
     /// `backfill start --json` for `function` over `[start, end)` of the chain's account and
     /// region; `extra` appended.
     fn start(&self, function: &str, start: i64, end: i64, extra: &[&str]) -> Output {
+        self.start_as(&["start", "--json"], function, start, end, extra)
+    }
+
+    /// The same `backfill start` without `--json`: the lines an operator reads.
+    fn start_text(&self, function: &str, start: i64, end: i64, extra: &[&str]) -> Output {
+        self.start_as(&["start"], function, start, end, extra)
+    }
+
+    fn start_as(
+        &self,
+        command: &[&str],
+        function: &str,
+        start: i64,
+        end: i64,
+        extra: &[&str],
+    ) -> Output {
         let r = &self.case.runs[0].request;
         let arn = function_arn(function);
         let (s, e) = (iso(start), iso(end));
-        let mut args = vec![
-            "start",
-            "--json",
+        let mut args = command.to_vec();
+        args.extend_from_slice(&[
             "--function",
             function,
             "--function-arn",
@@ -90,7 +105,7 @@ impl World {
             REPORTS,
             "--report-prefix",
             "runs",
-        ];
+        ]);
         args.extend_from_slice(extra);
         self.run(&args)
     }
@@ -192,35 +207,11 @@ async fn a_one_day_range_uses_the_generator_and_a_repeat_returns_the_same_job() 
     assert_eq!(w.ops.create_requests(), 2);
     assert_eq!(w.ops.jobs().len(), 1);
     // The same again without --json: the lines an operator reads.
-    let args = ["start", "--function", "digest-verifier", "--function-arn"];
-    let arn = function_arn("digest-verifier");
-    let (s, e) = (iso(day), iso(day + 86_400));
-    let text_out = w.run(
-        &[
-            &args[..],
-            &[
-                &arn,
-                "--role-arn",
-                ROLE,
-                "--account",
-                ACCOUNT,
-                "--bucket",
-                &r.bucket,
-                "--account-id",
-                account,
-                "--region",
-                region,
-                "--start-time",
-                &s,
-                "--end-time",
-                &e,
-                "--report-bucket",
-                REPORTS,
-                "--report-prefix",
-                "runs",
-            ],
-        ]
-        .concat(),
+    let text_out = w.start_text(
+        "digest-verifier",
+        day,
+        day + 86_400,
+        &["--account-id", account, "--region", region],
     );
     let text = String::from_utf8_lossy(&text_out.stdout);
     eprintln!("start screen:\n{text}");
@@ -771,10 +762,7 @@ fn invocations(
             let tasks: Vec<Value> = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, key)| {
-                    json!({"taskId": format!("t{n}-{i}"), "s3Bucket": bucket,
-                        "s3Key": url_encode(key), "s3VersionId": null})
-                })
+                .map(|(i, key)| events::batch_task(&format!("t{n}-{i}"), bucket, key))
                 .collect();
             json!({
                 "invocationSchemaVersion": job.request.invocation_schema_version,
@@ -782,17 +770,6 @@ fn invocations(
                 "job": {"id": job.job_id, "userArguments": job.request.user_arguments},
                 "tasks": tasks,
             })
-        })
-        .collect()
-}
-
-fn url_encode(key: &str) -> String {
-    key.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
         })
         .collect()
 }
@@ -856,7 +833,7 @@ async fn the_jobs_invocations_run_through_the_real_functions() {
     drop(watch);
     assert_eq!(results.len(), listed + 1, "every manifest row is a task");
     for (key, code, text) in &results {
-        if *key == url_encode(&gone) {
+        if *key == events::batch_url_encode(&gone) {
             assert_eq!(code, "PermanentFailure", "{key}: {text}");
         } else {
             assert_eq!(code, "Succeeded", "{key}: {text}");
@@ -885,18 +862,13 @@ async fn the_jobs_invocations_run_through_the_real_functions() {
     let gone = missing_sibling(&keys);
     keys.push(gone.clone());
     let key_file = public_keys_file(&w.case, &r.region);
-    let mut env = w.moto.env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.push((
-        "PUBLIC_KEYS_FILE".into(),
-        key_file.path().to_string_lossy().into_owned(),
-    ));
+    let env = w.moto.verifier_env(&topic_arn, &key_file);
     let watch = LambdaWatch::start("digest-verifier", &env);
     let results = run_tasks(&watch, &invocations(&job, &bucket, &keys, 3));
     drop(watch);
     assert_eq!(results.len(), listed + 1);
     for (key, code, text) in &results {
-        if *key == url_encode(&gone) {
+        if *key == events::batch_url_encode(&gone) {
             // A digest the manifest names and S3 lacks is not a failed task but the verifier's
             // finding: verified, FAIL, alerted (the job must not retry evidence away).
             assert_eq!(code, "Succeeded", "{key}: {text}");

@@ -71,6 +71,24 @@ pub fn eventbridge_object_deleted(
     })
 }
 
+/// A key as S3 Batch Operations puts it in a task's `s3Key`: URL-encoded, `/` kept.
+pub fn batch_url_encode(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One task of an S3 Batch Operations (schema 2.0) invocation, for the latest version of `key`.
+pub fn batch_task(task_id: &str, bucket: &str, key: &str) -> Value {
+    json!({"taskId": task_id, "s3Bucket": bucket,
+        "s3Key": batch_url_encode(key), "s3VersionId": null})
+}
+
 #[cfg(test)]
 mod tests {
     //! The payloads above are the shapes AWS delivers: `aws_lambda_events`' typed models read
