@@ -94,11 +94,11 @@ fn s3_serving(bodies: Vec<Vec<u8>>) -> aws_sdk_s3::Client {
     mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&get])
 }
 
-fn alerter(
+fn alerter<P: AlertPublisher>(
     s3: aws_sdk_s3::Client,
-    publisher: Arc<Recorder>,
+    publisher: Arc<P>,
     ledger: Arc<AlertLedger<MemoryStateStore>>,
-) -> Alerter<Recorder, MemoryStateStore> {
+) -> Alerter<P, MemoryStateStore> {
     let config = AlerterConfig::from_lookup(|k| {
         (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:123456789012:alerts".to_owned())
     })
@@ -330,18 +330,11 @@ async fn insights_are_published_once_each_by_their_shared_event_id() {
     let publisher = Arc::new(SubjectRecorder::default());
     *publisher.fail.lock().unwrap() = Some("TerminateInstances".into());
     let ledger = new_ledger();
-    let config = AlerterConfig::from_lookup(|k| {
-        (k == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:123456789012:alerts".to_owned())
-    })
-    .unwrap();
-    let a = Alerter {
-        config,
-        s3: s3_serving(vec![gzip(file.to_string().as_bytes())]),
-        publisher: publisher.clone(),
-        rules: Arc::new(load_rules(&RuleSetSelection::default(), &[]).unwrap()),
-        limits: ReaderLimits::default(),
-        ledger: ledger.clone(),
-    };
+    let a = alerter(
+        s3_serving(vec![gzip(file.to_string().as_bytes())]),
+        publisher.clone(),
+        ledger.clone(),
+    );
     assert!(a.process_object(&object(INSIGHT_KEY)).await.is_err());
     assert_eq!(publisher.sent.lock().unwrap().len(), 1);
     let work = WorkKey::new("alerter", &object(INSIGHT_KEY));
