@@ -261,6 +261,13 @@ struct Refusal {
     log: String,
 }
 
+impl Refusal {
+    /// The document's `errorMessage`: what the failure record tells the operator.
+    fn message(&self) -> &str {
+        self.document["errorMessage"].as_str().unwrap_or_default()
+    }
+}
+
 /// The error document of an invocation that failed for a missing permission; asserts it says so
 /// (`errorType`, which tells a missing permission from a fault).
 fn permission_denied_document(error: &str, log: &str) -> Value {
@@ -426,18 +433,16 @@ async fn forwarder_without_the_state_table_statement_fails_with_permission_denie
     let version = w.put(&key, redated(ATTACK).as_bytes()).await;
     let policies = w.template_policies_without_state_table("ForwarderFunction", &[]);
     let role = w.role("forwarder-no-state", &policies).await;
-    let Refusal { document, .. } = w.run_refused(
+    let refusal = w.run_refused(
         "forwarder",
         &w.function_env(&role, &[("LOG_GROUP_NAME", LOG_GROUP)]),
         events::eventbridge_object_version_created(&w.bucket, &key, &version),
         "a refused claim fails the invocation",
     );
     assert!(
-        document["errorMessage"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("state table refused claim"),
-        "{document}"
+        refusal.message().contains("state table refused claim"),
+        "{}",
+        refusal.document
     );
     let logs = aws_sdk_cloudwatchlogs::Client::new(&w.aws.sdk_config().await);
     let forwarded = match trailwatch_e2e::read_log_stream(
@@ -512,18 +517,16 @@ async fn alerter_without_the_state_table_statement_fails_with_permission_denied(
     let p = alerter_parameters();
     let policies = w.template_policies_without_state_table("AlerterFunction", &params(&p));
     let role = w.role("alerter-no-state", &policies).await;
-    let Refusal { document, .. } = w.run_refused(
+    let refusal = w.run_refused(
         "alerter",
         &alerter_env(&w, &role),
         events::eventbridge_object_version_created(&w.bucket, &key, &version),
         "a refused claim fails the invocation",
     );
     assert!(
-        document["errorMessage"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("state table refused"),
-        "{document}"
+        refusal.message().contains("state table refused"),
+        "{}",
+        refusal.document
     );
     assert!(
         w.sns.sent_notifications().is_empty(),
